@@ -28,6 +28,7 @@ include: "rules/eeg.smk"
 include: "rules/paper_b_common.smk"
 include: "rules/stability.smk"
 include: "rules/concepts.smk"
+include: "rules/steering.smk"
 include: "rules/acoustics.smk"
 
 
@@ -51,6 +52,7 @@ localrules:
     browser_index,
     figure_stability,
     figure_concept_ablation,
+    figure_steering,
     acoustic_tables,
     figure_acoustics,
 
@@ -58,7 +60,7 @@ localrules:
 rule all:
     input:
         all_targets(),
-        paper_b_targets(),  # rules/paper_b_common.smk: stability and concept ablation
+        paper_b_targets(),  # rules/paper_b_common.smk: stability, concept ablation, steering
     default_target: True
 
 

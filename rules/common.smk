@@ -2,10 +2,14 @@
 import re
 from pathlib import Path
 
-from audiosae.config import check_config, sae_layers, sparsity_tag
-from audiosae.data.kinds import get_kind
+import yaml
 
-check_config(config)
+from audiosae.config import check_config, sae_config, sae_layers, sae_variants, sparsity_tag
+from audiosae.data.kinds import get_kind
+from audiosae.models.registry import get_model_spec
+
+with open(Path(workflow.basedir) / "config" / "schema.yaml") as _f:
+    check_config(config, sae_schema=yaml.safe_load(_f)["properties"]["sae"])
 
 DATASETS = list(config["datasets"])
 MODELS = config["models"]
@@ -26,20 +30,34 @@ def dataset_root(wildcards):
     return f"resources/datasets/{wildcards.dataset}"
 
 
-SAE_VARIANTS = [SAE_CFG["variant"]] if SAE_CFG.get("variant") else SAE_CFG["variants"]
 # Each variant sweeps its own sparsity parameter: s (topk, batchtopk), L1 weight (relu), target L0 (jumprelu).
 SAE_SPARSITY_KEY = {"topk": "sparsities", "batchtopk": "sparsities", "relu": "l1_coefficients", "jumprelu": "target_l0s"}
 
 
 def sae_dirs(dataset, model, layers=None):
     """Every SAE folder of one dataset x model (optionally restricted to some layers)."""
+    cfg = sae_config(config, dataset)
     return [
         SAE_DIR.format(dataset=dataset, model=model, layer=layer, variant=variant, sparsity=sparsity_tag(s), seed=seed)
-        for layer in (layers if layers is not None else sae_layers(config, model))
-        for variant in SAE_VARIANTS
-        for s in SAE_CFG[SAE_SPARSITY_KEY[variant]]
-        for seed in SAE_CFG["seeds"]
+        for layer in (layers if layers is not None else sae_layers(config, model, dataset))
+        for variant in sae_variants(config, dataset)
+        for s in cfg[SAE_SPARSITY_KEY[variant]]
+        for seed in cfg["seeds"]
     ]
+
+
+def downstream_inputs(wildcards):
+    """The model folder, when the SAE's metrics include Whisper's splice cost (sae.downstream): sweep SAEs
+    (not paper B's extra seeds) of Whisper models, trained on frames, on datasets with transcripts."""
+    cfg = sae_config(config, wildcards.dataset)
+    wanted = (
+        cfg["downstream"]["enabled"]
+        and cfg["train_on"] == "frames"
+        and get_model_spec(wildcards.model).family == "whisper"
+        and get_kind(DATASET_KINDS[wildcards.dataset]).transcripts
+        and SAE_DIR.format(**dict(wildcards.items())) in sae_dirs(wildcards.dataset, wildcards.model)
+    )
+    return {"model": f"resources/models/{wildcards.model}"} if wanted else {}
 
 
 def figure_paths(dataset, model, name):

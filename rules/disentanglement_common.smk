@@ -29,7 +29,7 @@ def layer_tables(name):
         f"results/tables/{name}/{{dataset}}/{{model}}/layer{{layer}}.csv",
         dataset=wildcards.dataset,
         model=wildcards.model,
-        layer=sae_layers(config, wildcards.model),
+        layer=sae_layers(config, wildcards.model, wildcards.dataset),
     )
 
 

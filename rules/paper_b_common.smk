@@ -1,5 +1,5 @@
-# Names and input functions of paper B's stability and concept-ablation branches (rules/stability.smk,
-# rules/concepts.smk), derived from the config's stability and concepts sections.
+# Names and input functions of paper B's stability, concept-ablation and steering branches (rules/stability.smk,
+# rules/concepts.smk, rules/steering.smk), derived from the config's stability, concepts and steering sections.
 from pathlib import Path
 
 from audiosae.analysis.stability import sae_folders_needed, stability_plan
@@ -7,7 +7,6 @@ from audiosae.models.registry import get_model_spec
 
 STAB = config["stability"]
 CONC = config["concepts"]
-PAPER_B_VARIANT = SAE_VARIANTS[0]
 
 
 def _check_layers(key, layers):
@@ -33,7 +32,7 @@ if CONC["enabled"]:
 
 
 def paper_b_sae_dir(dataset, model, layer, sparsity, seed):
-    return SAE_DIR.format(dataset=dataset, model=model, layer=layer, variant=PAPER_B_VARIANT, sparsity=sparsity_tag(sparsity), seed=seed)
+    return SAE_DIR.format(dataset=dataset, model=model, layer=layer, variant=sae_variants(config, dataset)[0], sparsity=sparsity_tag(sparsity), seed=seed)
 
 
 def stability_plan_for(model):
@@ -58,7 +57,7 @@ def concept_datasets():
 
 
 def concept_sae_dirs(wildcards):
-    return [paper_b_sae_dir(wildcards.dataset, wildcards.model, layer, CONC["sparsity"], SAE_CFG["seeds"][0]) for layer in CONC["layers"]]
+    return [paper_b_sae_dir(wildcards.dataset, wildcards.model, layer, CONC["sparsity"], sae_config(config, wildcards.dataset)["seeds"][0]) for layer in CONC["layers"]]
 
 
 def paper_b_targets():
@@ -73,6 +72,46 @@ def paper_b_targets():
             for model in MODELS:
                 targets.append(f"results/tables/concepts/{dataset}/{model}.csv")
                 targets += figure_paths(dataset, model, "concept_ablation")
+    return targets + steering_targets()  # rules/steering.smk
+
+
+# Steering (rules/steering.smk)
+STEER = config["steering"]
+
+
+def steering_dataset():
+    if STEER["dataset"] is not None:
+        return STEER["dataset"]
+    return next((n for n in DATASETS if DATASET_KINDS[n] in ("speech_nonspeech_synth",)), None)
+
+
+def steering_models():
+    return [m for m in MODELS if get_model_spec(m).family == "whisper"]
+
+
+if STEER["enabled"]:
+    if steering_dataset() is None:
+        raise ValueError("steering.dataset: no dataset with both speech and non-speech clips is configured; name one")
+    _check_datasets("steering.dataset", [steering_dataset()])
+    if not get_kind(DATASET_KINDS[steering_dataset()]).transcripts:
+        raise ValueError(f"steering.dataset: {steering_dataset()!r} ({DATASET_KINDS[steering_dataset()]}) has no transcripts")
+    _check_layers("steering.layers", STEER["layers"])
+
+
+def steering_sae_dirs(wildcards):
+    cfg = sae_config(config, wildcards.dataset)
+    sparsity = STEER["sparsity"] if STEER["sparsity"] is not None else cfg[SAE_SPARSITY_KEY[sae_variants(config, wildcards.dataset)[0]]][0]
+    return {layer: paper_b_sae_dir(wildcards.dataset, wildcards.model, layer, sparsity, cfg["seeds"][0]) for layer in STEER["layers"]}
+
+
+def steering_targets():
+    if not STEER["enabled"]:
+        return []
+    dataset = steering_dataset()
+    targets = []
+    for model in steering_models():
+        targets.append(f"results/tables/steering/{dataset}/{model}.csv")
+        targets += figure_paths(dataset, model, "steering")
     return targets
 
 

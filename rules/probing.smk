@@ -29,7 +29,7 @@ rule probing_table:
     input:
         lambda wildcards: expand(
             "results/tables/probing/{{dataset}}/{{model}}/layer{layer}.csv",
-            layer=sae_layers(config, wildcards.model),
+            layer=sae_layers(config, wildcards.model, wildcards.dataset),
         ),
     output:
         report(

@@ -3,6 +3,7 @@
 
 rule train_sae:
     input:
+        unpack(downstream_inputs),
         activations="results/activations/{dataset}/{model}.h5",
         clips="resources/datasets/{dataset}/clips.csv",
     output:
@@ -10,7 +11,7 @@ rule train_sae:
         cfg=f"{SAE_DIR}/cfg.json",
         metrics=f"{SAE_DIR}/metrics.json",
     params:
-        sae=SAE_CFG,
+        sae=lambda wildcards: sae_config(config, wildcards.dataset),
         device=config["device"],
     log:
         "results/logs/sae/{dataset}/{model}/layer{layer}/{variant}-s{sparsity}-seed{seed}.log",

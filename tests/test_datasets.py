@@ -300,6 +300,26 @@ def test_speech_corpus(tmp_path):
     assert len(a) != len(b) or not np.allclose(a, b)
 
 
+def test_speech_and_nonspeech_in_one_dataset(tmp_path):
+    opts = dict(kind="speech_nonspeech_synth", speakers=["f1", "f4", "m2", "m5"], n_sentences=1, whisper=True,
+                sample_rate=16000, test_speakers=["m5"], test_fraction=0.34, valid_fraction=0.34,
+                classes=["laughter", "tone", "silence"], clips_per_class=3, duration_s=0.5)
+    kinds.prepare_dataset(tmp_path, opts, 0, progress=False)
+    table, report = kinds.build_clip_table(tmp_path, opts, 0)
+    assert report.empty and len(table) == 4 * 2 + 3 * 3
+    speech, other = table[table["speech"] == "speech"], table[table["speech"] == "non-speech"]
+    assert len(speech) == 8 and (speech["transcript"].str.len() > 10).all() and speech["whispered"].sum() == 4
+    assert (other["transcript"] == "").all() and (other["gender"] == "").all() and not other["whispered"].any()
+    # Speakers stay whole in one split (m5 held out); every sound class is in every split.
+    assert set(speech.loc[speech["split"] == "test", "speaker"]) == {"m5"}
+    assert (speech.groupby("speaker")["split"].nunique() == 1).all()
+    assert (other.groupby("sound_class")["split"].nunique() == 3).all()
+    assert set(table["sound_class"]) == {"speech", "whispered_speech", "laughter", "tone", "silence"}
+    assert kinds.get_kind("speech_nonspeech_synth").transcripts and not kinds.get_kind("nonspeech_synth").transcripts
+    for row in table.itertuples():
+        assert sf.info(str(tmp_path / row.path)).samplerate == 16000
+
+
 def test_nonspeech_corpus(tmp_path):
     opts = dict(kind="nonspeech_synth", classes=None, clips_per_class=3, duration_s=0.5, sample_rate=16000,
                 test_fraction=0.34, valid_fraction=0.34)

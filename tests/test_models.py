@@ -345,6 +345,42 @@ def test_model_options_are_checked(edit, message):
         check_config(_config(**edit))
 
 
+def _sae_schema():
+    from pathlib import Path
+
+    import yaml
+
+    return yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "schema.yaml").read_text())["properties"]["sae"]
+
+
+def test_a_dataset_overrides_part_of_the_sae_section():
+    from audiosae.config import check_config, d_sae_for, sae_config, sae_layers, sae_variants
+
+    cfg = _config()
+    cfg["datasets"]["vocalset_synth"]["sae"] = {"train_on": "frames", "variants": ["batchtopk"], "layers": [1, 3], "expansion": 2}
+    check_config(cfg, sae_schema=_sae_schema())
+    merged = sae_config(cfg, "vocalset_synth")
+    assert merged["train_on"] == "frames" and merged["steps"] == cfg["sae"]["steps"] and merged["lr"] == cfg["sae"]["lr"]
+    assert sae_variants(cfg, "vocalset_synth") == ["batchtopk"] and sae_variants(cfg) == ["topk"]
+    assert sae_layers(cfg, "whisper_tiny_en", "vocalset_synth") == [1, 3] and sae_layers(cfg, "whisper_tiny_en") == [0, 1, 2, 3, 4]
+    assert d_sae_for(cfg, "whisper_tiny_en", 2, "vocalset_synth") == 768 and d_sae_for(cfg, "whisper_tiny_en", 2) == 1536
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"train_on": "clips"}, r"datasets.vocalset_synth.sae.train_on: 'clips' is not one of \['clip_means', 'frames'\]"),
+    ({"stpes": 10}, r"datasets.vocalset_synth.sae: Additional properties are not allowed \('stpes' was unexpected\)"),
+    ({"layers": [9]}, r"datasets.vocalset_synth.sae.layers: layer 9 does not exist in whisper_tiny_en"),
+    ({"sparsities": [0.5, 0.50]}, r"datasets.vocalset_synth.sae.sparsities: duplicate values"),
+])
+def test_bad_dataset_sae_overrides_are_named(override, message):
+    from audiosae.config import ConfigError, check_config
+
+    cfg = _config()
+    cfg["datasets"]["vocalset_synth"]["sae"] = override
+    with pytest.raises(ConfigError, match=message):
+        check_config(cfg, sae_schema=_sae_schema())
+
+
 def test_model_options_reach_the_rules():
     from audiosae.config import d_sae_for, model_options
 

@@ -41,3 +41,91 @@ def test_code_edits():
     assert torch.allclose(scale_features(np.array([2]), 1.0)(codes.clone()), codes)  # strength 0: identity
     x = torch.zeros(3, 2)
     assert torch.allclose(difference_shift(np.array([1.0, -2.0]), 0.5)(x), torch.tensor([[-0.5, 1.0]] * 3))
+
+
+def test_steering_clips_take_every_sound_class_round_robin():
+    import pandas as pd
+
+    from audiosae.analysis.steering import steering_clips
+
+    clips = pd.DataFrame({
+        "id": [f"c{i}" for i in range(9)], "split": ["test"] * 8 + ["train"],
+        "transcript": ["hello there", "a b", "", "", "", "", "", "", "x"],
+        "sound_class": ["speech", "speech", "tone", "tone", "tone", "rain", "rain", "laughter", "speech"],
+    })
+    speech, other = steering_clips(clips, "test", max_speech=1, max_nonspeech=4)
+    assert speech["id"].tolist() == ["c0"]
+    assert other["sound_class"].tolist() == ["laughter", "rain", "tone", "rain"]  # one of each class first
+
+
+@pytest.fixture(scope="module")
+def whisper_with_decoder(real_whisper_tiny_en_dir):
+    from audiosae.models.registry import load_activation_model
+
+    torch.manual_seed(0)
+    return load_activation_model("whisper_tiny_en", real_whisper_tiny_en_dir, with_decoder=True)
+
+
+@pytest.fixture(scope="module")
+def spoken_and_noise():
+    """Two eSpeak sentences and two non-speech clips at 16 kHz, with the sentences' text."""
+    from audiosae.data import nonspeech, speech
+    from audiosae.data.audio import resample
+
+    texts = ["The birch canoe slid on the smooth planks.", "Rice is often served in round bowls."]
+    voice = speech.speaker_from_name("m1")
+    spoken = []
+    for text in texts:
+        audio, rate = speech.speak(text, voice)
+        spoken.append(resample(audio.astype(np.float32), rate, 16000).astype(np.float32))
+    rng = np.random.default_rng(0)
+    noise = [0.05 * nonspeech.render(c, 1.5, 16000, rng)[0].astype(np.float32) for c in ("pink_noise", "tone")]
+    return spoken, texts, noise
+
+
+def test_steering_experiment_on_real_whisper(whisper_with_decoder, spoken_and_noise, one_torch_thread):
+    from audiosae.analysis.steering import steering_experiment
+    from audiosae.sae.model import build_sae
+
+    spoken, texts, noise = spoken_and_noise
+    torch.manual_seed(0)
+    sae = build_sae("topk", 384, 768, 0.95).eval()
+    table, transcripts = steering_experiment(whisper_with_decoder, sae, 2, spoken, texts, noise,
+                                             [("diff", 0.0), ("diff", 50.0), ("ablate_speech", 1.0)], n_features=4,
+                                             max_new_tokens=24)
+    # Strength 0 is the baseline, measured once; the other conditions follow it.
+    assert table["method"].tolist() == ["none", "diff", "ablate_speech"]
+    base = table.iloc[0]
+    assert base["wer"] < 0.8 and base["n_speech"] == 2 and base["n_nonspeech"] == 2  # tiny.en reads eSpeak well
+    assert 0.0 <= base["false_detection_rate"] <= 1.0
+    # A shift 50 times the speech - non-speech difference silences Whisper: no words on speech nor on noise.
+    assert table.iloc[1]["wer"] == 1.0 and table.iloc[1]["false_detection_rate"] == 0.0
+    assert len(table["speech_features"].iloc[0].split()) == 4 and len(table["nonspeech_features"].iloc[0].split()) == 4
+    assert len(transcripts) == 3 * 4 and set(transcripts["kind"]) == {"speech", "nonspeech"}
+    with pytest.raises(ValueError, match="unknown steering method 'boost'"):
+        steering_experiment(whisper_with_decoder, sae, 2, spoken, texts, noise, [("boost", 1.0)])
+
+
+def test_splice_effect_of_a_perfect_and_a_random_sae(whisper_with_decoder, spoken_and_noise, one_torch_thread):
+    from audiosae.sae.downstream import whisper_splice_effect
+
+    spoken, texts, _ = spoken_and_noise
+    reader = whisper_with_decoder
+    matched = reader.text_loss(spoken, texts)
+    swapped = reader.text_loss(spoken, texts[::-1])
+    assert matched.shape == (2,) and (matched < 2.0).all() and (swapped > matched + 2.0).all()
+
+    class Scaled(torch.nn.Module):  # reconstructs x as gain * x (gain 1: a perfect SAE)
+        def __init__(self, gain):
+            super().__init__()
+            self.gain = torch.nn.Parameter(torch.tensor(gain))
+
+        def forward(self, x):
+            return self.gain * x
+
+    perfect = whisper_splice_effect(reader, Scaled(1.0), 2, spoken, texts, max_new_tokens=24)
+    assert perfect["ce_sae"] == pytest.approx(perfect["ce_clean"], abs=1e-4) and perfect["wer_delta"] == 0.0
+    assert perfect["ce_recovered"] == pytest.approx(1.0, abs=1e-3) and perfect["ce_mean_ablated"] > perfect["ce_clean"] + 1.0
+    shrunk = whisper_splice_effect(reader, Scaled(0.6), 2, spoken, texts, max_new_tokens=24)
+    assert shrunk["ce_sae"] > shrunk["ce_clean"] + 0.2 and 0.0 < shrunk["ce_recovered"] < 0.95
+    assert shrunk["ce_clean"] == pytest.approx(perfect["ce_clean"]) and shrunk["n_clips"] == 2

@@ -328,6 +328,33 @@ def test_tiny_study_paper_b(tiny_study):
         assert (tiny_study / f"results/figures/vocalset_tiny/whisper_tiny_en/{name}.png").stat().st_size > 1000
 
 
+def test_tiny_study_speech_sae_steering(tiny_study):
+    """The speech / non-speech corpus: its own SAE options (frames, BatchTopK, layer 2), Whisper's splice cost in
+    the SAE's metrics, and steering measured on real greedy decoding."""
+    sae = tiny_study / "results/sae/speech_tiny/whisper_tiny_en/layer2/batchtopk-s0.9-seed0"
+    cfg = json.loads((sae / "cfg.json").read_text())
+    assert cfg["train_on"] == "frames" and cfg["variant"] == "batchtopk" and cfg["training"]["steps"] == 40
+    assert not list((tiny_study / "results/sae/speech_tiny/whisper_tiny_en").glob("layer[013]*"))
+    down = json.loads((sae / "metrics.json").read_text())["downstream"]
+    assert down["n_clips"] == 2 and down["ce_mean_ablated"] > down["ce_clean"]
+    assert down["ce_sae"] == pytest.approx(down["ce_clean"] + down["ce_delta"]) and 0 <= down["wer_clean"] <= 1.5
+    # The paper A SAEs of the singing corpus train on clip means: no splice cost there.
+    assert "downstream" not in json.loads((tiny_study / "results/sae/vocalset_tiny/whisper_tiny_en/layer4/topk-s0.99-seed0/metrics.json").read_text())
+    recon = pd.read_csv(tiny_study / "results/tables/reconstruction/speech_tiny/whisper_tiny_en.csv")
+    ce = recon[(recon["split"] == "downstream") & (recon["metric"] == "ce_recovered")]["value"]
+    assert len(ce) == 1 and ce.iloc[0] == pytest.approx(down["ce_recovered"])
+
+    table = pd.read_csv(tiny_study / "results/tables/steering/speech_tiny/whisper_tiny_en.csv")
+    assert table["method"].tolist() == ["none", "amplify_nonspeech", "diff"] and table["strength"].tolist() == [0.0, 15.0, 50.0]
+    assert (table["n_speech"] == 2).all() and (table["n_nonspeech"] == 2).all() and (table["split"] == "test").all()
+    assert table["false_detection_rate"].between(0, 1).all() and (table["wer"] >= 0).all()
+    diff = table[table["method"] == "diff"].iloc[0]
+    assert diff["wer"] == 1.0 and diff["false_detection_rate"] == 0.0  # a 50x shift silences Whisper
+    texts = pd.read_csv(tiny_study / "results/tables/steering/speech_tiny/whisper_tiny_en.transcripts.csv", keep_default_na=False)
+    assert len(texts) == 3 * 4 and set(texts.loc[texts["kind"] == "speech", "id"]) == {"m2_normal_00", "m2_whispered_00"}
+    assert (tiny_study / "results/figures/speech_tiny/whisper_tiny_en/steering.png").stat().st_size > 5000
+
+
 def test_tiny_study_acoustics(tiny_study):
     """Paper C's acoustic-property branch: frame labels at Whisper's 50 frames/s, CREPE's error against the
     generator's pitch, ReLU + L1 SAEs on frames, softmax probes of pitch, loudness and timbre."""

@@ -1,12 +1,16 @@
 """Steering Whisper with SAE features (paper B): false speech detection on non-speech audio (a non-empty
 transcript after text normalisation) and word error rate on speech, with the encoder's layer L replaced by
+one of these edits of strength s:
 
-- ``sae``: decode(edit(encode(x))) + the SAE's reconstruction error, where the edit scales the codes of the
-  features most associated with speech (speech vs non-speech frames) by ``1 - strength`` (strength 1 = ablated);
-- ``diff``: the activation-difference baseline, x - strength * (mean speech frame - mean non-speech frame),
-  on every frame.
+- ``ablate_speech``: decode(edit(encode(x))) + the SAE's reconstruction error, where the edit scales the codes
+  of the n features most associated with speech (speech vs non-speech frames, AUROC) by ``1 - s``
+  (s = 1 ablates them, s > 1 pushes them negative);
+- ``amplify_nonspeech``: the same splice, scaling the n features most associated with non-speech by ``1 + s``;
+- ``diff``: the activation-difference baseline, x - s * (mean speech frame - mean non-speech frame), on every frame.
 
-Strength 0 is the unsteered model in both cases (the SAE splice keeps its error, so it is the identity).
+Strength 0 is the unsteered model for every method (the SAE splice keeps its error, so it is the identity),
+measured once as the baseline. Features and the difference direction come from clips (``select_*``) other
+than the ones measured.
 """
 from __future__ import annotations
 
@@ -94,37 +98,115 @@ def transcribe_all(reader, audios: list[np.ndarray], batch_size: int = 8, max_ne
     return out
 
 
+METHODS = ("ablate_speech", "amplify_nonspeech", "diff")
+
+
+def steering_edit(method: str, strength: float, sae, speech_feats: np.ndarray, nonspeech_feats: np.ndarray,
+                  direction: np.ndarray):
+    """The row function that replaces the layer for one (method, strength)."""
+    from ..models.splice import sae_edit
+
+    if method == "ablate_speech":
+        return sae_edit(sae, scale_features(speech_feats, 1.0 - strength), keep_error=True)
+    if method == "amplify_nonspeech":
+        return sae_edit(sae, scale_features(nonspeech_feats, 1.0 + strength), keep_error=True)
+    if method == "diff":
+        return difference_shift(direction, strength)
+    raise ValueError(f"unknown steering method {method!r}; expected one of {METHODS}")
+
+
 def steering_experiment(reader, sae, layer: int, speech: list[np.ndarray], references: list[str], nonspeech: list[np.ndarray],
-                        strengths=(0.0, 0.5, 1.0), n_features: int = 16, ranking: str = "auroc", methods=("sae", "diff"),
-                        batch_size: int = 8, max_new_tokens: int = 64, progress=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """False detection rate on ``nonspeech`` and WER on ``speech`` for each method and strength.
+                        conditions: list[tuple[str, float]], select_speech: list[np.ndarray] | None = None,
+                        select_nonspeech: list[np.ndarray] | None = None, n_features: int = 16, batch_size: int = 8,
+                        max_new_tokens: int = 64, progress=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """False detection rate on ``nonspeech`` and WER on ``speech`` for the unsteered model and each
+    (method, strength) of ``conditions``.
 
-    Returns (trade-off table, transcripts table). ``sae``'s strength s scales the speech features by 1 - s
-    (1 ablates, >1 pushes them negative); ``diff`` subtracts s times the mean speech - non-speech difference.
+    Features are ranked on the frames of ``select_speech`` / ``select_nonspeech`` (default: the measured clips).
+    Returns (trade-off table, transcripts table); the baseline is the row with method 'none'.
     """
-    from ..models.splice import sae_edit, splice
+    from ..models.splice import splice
 
-    frames_s, frames_n = layer_frames(reader, speech, layer, batch_size), layer_frames(reader, nonspeech, layer, batch_size)
+    for method, _ in conditions:
+        if method not in METHODS:
+            raise ValueError(f"unknown steering method {method!r}; expected one of {METHODS}")
+    sel_s = select_speech if select_speech is not None else speech
+    sel_n = select_nonspeech if select_nonspeech is not None else nonspeech
+    frames_s, frames_n = layer_frames(reader, sel_s, layer, batch_size), layer_frames(reader, sel_n, layer, batch_size)
     with torch.no_grad():
         enc = lambda x: np.concatenate([sae.encode(torch.from_numpy(x[i : i + 4096]).float()).numpy() for i in range(0, len(x), 4096)])
-        features = speech_features(enc(frames_s), enc(frames_n), n_features, ranking)
+        codes_s, codes_n = enc(frames_s), enc(frames_n)
+    speech_feats = speech_features(codes_s, codes_n, n_features, "auroc")
+    nonspeech_feats = speech_features(codes_n, codes_s, n_features, "auroc")
     direction = frames_s.mean(0) - frames_n.mean(0)
+
     rows, texts = [], []
-    for method in methods:
-        for strength in strengths:
-            fn = sae_edit(sae, scale_features(features, 1.0 - strength), keep_error=True) if method == "sae" else difference_shift(direction, strength)
-            with splice(reader, layer, fn):
+    for method, strength in [("none", 0.0)] + [(m, float(s)) for m, s in conditions if float(s) != 0.0]:
+        if method == "none":
+            hyp_s = transcribe_all(reader, speech, batch_size, max_new_tokens)
+            hyp_n = transcribe_all(reader, nonspeech, batch_size, max_new_tokens)
+        else:
+            with splice(reader, layer, steering_edit(method, strength, sae, speech_feats, nonspeech_feats, direction)):
                 hyp_s = transcribe_all(reader, speech, batch_size, max_new_tokens)
                 hyp_n = transcribe_all(reader, nonspeech, batch_size, max_new_tokens)
-            rows.append({"method": method, "strength": float(strength), "n_features": n_features if method == "sae" else 0,
-                         "false_detection_rate": false_detection_rate(hyp_n), "wer": word_error_rate(references, hyp_s),
-                         "n_speech": len(speech), "n_nonspeech": len(nonspeech)})
-            texts += [{"method": method, "strength": float(strength), "kind": "speech", "clip": i, "reference": r, "transcript": h}
-                      for i, (r, h) in enumerate(zip(references, hyp_s))]
-            texts += [{"method": method, "strength": float(strength), "kind": "nonspeech", "clip": i, "reference": "", "transcript": h}
-                      for i, h in enumerate(hyp_n)]
-            if progress is not None:
-                progress(rows[-1])
+        rows.append({"method": method, "strength": strength, "n_features": n_features if method in METHODS[:2] else 0,
+                     "false_detection_rate": false_detection_rate(hyp_n), "wer": word_error_rate(references, hyp_s),
+                     "n_speech": len(speech), "n_nonspeech": len(nonspeech)})
+        texts += [{"method": method, "strength": strength, "kind": "speech", "clip": i, "reference": r, "transcript": h}
+                  for i, (r, h) in enumerate(zip(references, hyp_s))]
+        texts += [{"method": method, "strength": strength, "kind": "nonspeech", "clip": i, "reference": "", "transcript": h}
+                  for i, h in enumerate(hyp_n)]
+        if progress is not None:
+            progress(rows[-1])
     table = pd.DataFrame(rows)
-    table["features"] = " ".join(map(str, features.tolist()))
+    base = table.iloc[0]
+    table["false_detection_change"] = table["false_detection_rate"] / base["false_detection_rate"] - 1 if base["false_detection_rate"] > 0 else np.nan
+    table["wer_change"] = table["wer"] - base["wer"]
+    table["speech_features"] = " ".join(map(str, speech_feats.tolist()))
+    table["nonspeech_features"] = " ".join(map(str, nonspeech_feats.tolist()))
     return table, pd.DataFrame(texts)
+
+
+def steering_clips(clips: pd.DataFrame, split: str, max_speech: int, max_nonspeech: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Speech clips (with a transcript) and non-speech clips of one split; non-speech taken round-robin over
+    sound classes so that every class is represented."""
+    part = clips[clips["split"] == split]
+    is_speech = part["transcript"].astype(str).str.strip() != ""
+    speech = part[is_speech].head(max_speech)
+    nonspeech = part[~is_speech]
+    if "sound_class" in nonspeech.columns:
+        nonspeech = nonspeech.assign(_rank=nonspeech.groupby("sound_class").cumcount()).sort_values(["_rank", "sound_class"], kind="stable").drop(columns="_rank")
+    return speech, nonspeech.head(max_nonspeech)
+
+
+def steering_study(reader, clips_csv, saes: dict, conditions: list[tuple[str, float]], n_features: int = 16,
+                   max_speech: int = 12, max_nonspeech: int = 12, batch_size: int = 8, max_new_tokens: int = 64,
+                   progress=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`steering_experiment` for each ``layer -> SAE`` of ``saes``: features chosen on training clips,
+    measured on test clips (valid when there is no test split) of a clip table with speech and non-speech."""
+    from pathlib import Path
+
+    from ..data.audio import load_audio
+
+    clips = pd.read_csv(clips_csv, keep_default_na=False)
+    if "transcript" not in clips.columns:
+        raise ValueError(f"{clips_csv}: steering needs a transcript column (empty for non-speech clips)")
+    root = Path(clips_csv).parent
+    load = lambda df: [load_audio(root / p, reader.sample_rate) for p in df["path"]]
+    held = "test" if (clips["split"] == "test").any() else "valid"
+    sel_s, sel_n = steering_clips(clips, "train", max_speech, max_nonspeech)
+    ev_s, ev_n = steering_clips(clips, held, max_speech, max_nonspeech)
+    for name, df in (("training speech", sel_s), ("training non-speech", sel_n), (f"{held} speech", ev_s), (f"{held} non-speech", ev_n)):
+        if df.empty:
+            raise ValueError(f"{clips_csv}: no {name} clips to steer with")
+    audio = {k: load(df) for k, df in (("sel_s", sel_s), ("sel_n", sel_n), ("ev_s", ev_s), ("ev_n", ev_n))}
+    tables, texts = [], []
+    for layer, sae in saes.items():
+        table, text = steering_experiment(reader, sae, layer, audio["ev_s"], ev_s["transcript"].tolist(), audio["ev_n"],
+                                          conditions, audio["sel_s"], audio["sel_n"], n_features, batch_size,
+                                          max_new_tokens, progress)
+        ids = {"speech": ev_s["id"].astype(str).tolist(), "nonspeech": ev_n["id"].astype(str).tolist()}
+        text.insert(3, "id", [ids[k][i] for k, i in zip(text["kind"], text["clip"])])
+        tables.append(table.assign(layer=layer, split=held))
+        texts.append(text.drop(columns="clip").assign(layer=layer))
+    return pd.concat(tables, ignore_index=True), pd.concat(texts, ignore_index=True)

@@ -20,7 +20,7 @@ from typing import Callable
 
 import pandas as pd
 
-from . import checks, esc50, folder, librispeech, nonspeech, nsynth, speech, vocalset, vocalsound
+from . import checks, esc50, folder, librispeech, nonspeech, nsynth, speech, splits, vocalset, vocalsound
 from .download import Source, extract_into
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class Kind:
     source: Callable[[dict], Source | None] = lambda opts: None
     extra_outputs: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""
+    transcripts: bool = False  # a 'transcript' column with the spoken text (empty for non-speech clips)
 
 
 def _source(url: str, filename: str, md5: str | None = None, sha256: str | None = None, size: int | None = None):
@@ -104,6 +105,32 @@ def _nonspeech_prepare(root: Path, opts: dict, seed: int, archive=None, progress
                                         progress=progress)
 
 
+def _speech_mix_prepare(root: Path, opts: dict, seed: int, archive=None, progress: bool = True) -> None:
+    # Speech and non-speech side by side in one dataset (audio/<speaker>/..., audio/<sound class>/...),
+    # so that one activation file holds both sides of paper B's speech concepts and steering.
+    sp = speech.generate_speech_corpus(root, speakers=opts["speakers"], n_sentences=opts["n_sentences"],
+                                       sentences=opts.get("sentences"), whisper=opts["whisper"],
+                                       sample_rate=opts["sample_rate"], seed=seed, progress=progress)
+    ns = nonspeech.generate_nonspeech_corpus(root, classes=opts["classes"], clips_per_class=opts["clips_per_class"],
+                                             duration_s=opts["duration_s"], sample_rate=opts["sample_rate"], seed=seed,
+                                             progress=progress)
+    vocalset._write_csv_atomic(pd.concat([sp, ns], ignore_index=True), root / "ground_truth.csv")
+
+
+def _speech_mix_table(root: Path, opts: dict, seed: int) -> pd.DataFrame:
+    table = pd.read_csv(Path(root) / "ground_truth.csv", keep_default_na=False)
+    table["f0_hz"] = pd.to_numeric(table["f0_hz"], errors="coerce")
+    table.insert(0, "id", table["path"].map(lambda p: Path(p).stem))
+    is_speech = table["speech"] == "speech"
+    split = pd.Series("train", index=table.index, name="split")
+    split[is_speech] = splits.group_split(table[is_speech], "speaker", opts["valid_fraction"], opts["test_fraction"],
+                                          seed, opts.get("test_speakers"))
+    split[~is_speech] = splits.stratified_split(table[~is_speech], "sound_class", opts["valid_fraction"],
+                                                opts["test_fraction"], seed)
+    table["split"] = split
+    return table
+
+
 def _folder_prepare(root: Path, opts: dict, seed: int, archive=None, progress: bool = True) -> None:
     folder.link_folder(opts["path"], root)
 
@@ -129,17 +156,21 @@ KINDS: dict[str, Kind] = {
         lambda root, opts, seed: speech.speech_clip_table(root, opts.get("test_speakers"), opts["test_fraction"],
                                                           opts["valid_fraction"], seed),
         lambda opts: ["speaker", "gender", "transcript"], extra_outputs=("ground_truth.csv",),
-        description="sentences spoken and whispered by eSpeak NG voices"),
+        description="sentences spoken and whispered by eSpeak NG voices", transcripts=True),
     "nonspeech_synth": Kind(
         "nonspeech_synth", "audio", _nonspeech_prepare,
         lambda root, opts, seed: nonspeech.nonspeech_clip_table(root, opts["test_fraction"], opts["valid_fraction"], seed),
         lambda opts: ["sound_class"], extra_outputs=("ground_truth.csv",),
         description="noises, tones, chords, melodies, clicks, textures, silence, laughter-like bursts"),
+    "speech_nonspeech_synth": Kind(
+        "speech_nonspeech_synth", "audio", _speech_mix_prepare, _speech_mix_table,
+        lambda opts: ["speech", "sound_class"], extra_outputs=("ground_truth.csv",),
+        description="the eSpeak speech corpus and the non-speech corpus in one dataset (paper B)", transcripts=True),
     "librispeech": Kind(
         "librispeech", librispeech.AUDIO_DIR, _extractor(librispeech.is_root, librispeech.AUDIO_DIR),
         librispeech.clip_table, lambda opts: ["speaker", "transcript"],
         source=_source(librispeech.SOURCE.url, librispeech.SOURCE.filename, sha256=librispeech.SOURCE.sha256),
-        description="LibriSpeech test-clean (openslr 12)"),
+        description="LibriSpeech test-clean (openslr 12)", transcripts=True),
     "esc50": Kind(
         "esc50", esc50.AUDIO_DIR, _extractor(esc50.is_root, esc50.AUDIO_DIR), esc50.clip_table,
         lambda opts: ["sound_class"], source=_source(esc50.SOURCE.url, esc50.SOURCE.filename, md5=esc50.SOURCE.md5),

@@ -71,14 +71,36 @@ class WhisperEncoderActivations(BlockReader):
         host = [captured[L].float().cpu() for L in layers]
         return [[h[i, :n] for h in host] for i, n in enumerate(n_real)]
 
+    def tokenizer(self):
+        from transformers import WhisperTokenizer
+
+        if self._tokenizer is None:
+            self._tokenizer = WhisperTokenizer.from_pretrained(self.model_dir)
+        return self._tokenizer
+
+    def text_loss(self, audios: list[np.ndarray], texts: list[str]) -> np.ndarray:
+        """Per clip, the decoder's mean cross-entropy (nats per token) of the reference text and its end token,
+        teacher-forced after the task prefix (a splice in place applies)."""
+        if not hasattr(self.model, "proj_out"):
+            raise RuntimeError("text_loss() needs the decoder: load the reader with with_decoder=True")
+        tok = self.tokenizer()
+        prefix = len(tok("").input_ids) - 1  # <|startoftranscript|> ... <|notimestamps|>, without <|endoftext|>
+        ids = [tok(" " + t.strip()).input_ids for t in texts]
+        width = max(map(len, ids))
+        pad = tok.eos_token_id
+        inputs = torch.tensor([x[:-1] + [pad] * (width - len(x)) for x in ids], device=self.device)
+        targets = torch.tensor([[-100] * (prefix - 1) + x[prefix:] + [-100] * (width - len(x)) for x in ids], device=self.device)
+        with torch.inference_mode(), self.autocast():
+            logits = self.model(self.features(audios), decoder_input_ids=inputs).logits.float()
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+        return (nll.sum(1) / (targets != -100).sum(1)).cpu().numpy()
+
     def transcribe(self, audios: list[np.ndarray], return_tokens: bool = False, **generate_kwargs):
         """Greedy transcripts of clips up to 30 s through ``generate()`` (a splice in place applies).
 
         Needs the reader built ``with_decoder=True`` from a folder with a tokenizer and a generation
         config (the offline converter and the hub preparation write both).
         """
-        from transformers import WhisperTokenizer
-
         if not hasattr(self.model, "generate") or not hasattr(self.model, "proj_out"):
             raise RuntimeError("transcribe() needs the decoder: load the reader with with_decoder=True")
         if any(len(a) > WINDOW_SAMPLES for a in audios):
@@ -87,6 +109,4 @@ class WhisperEncoderActivations(BlockReader):
             tokens = self.model.generate(self.features(audios), **generate_kwargs)
         if return_tokens:
             return list(tokens.cpu())
-        if self._tokenizer is None:
-            self._tokenizer = WhisperTokenizer.from_pretrained(self.model_dir)
-        return self._tokenizer.batch_decode(tokens, skip_special_tokens=True)
+        return self.tokenizer().batch_decode(tokens, skip_special_tokens=True)

@@ -103,3 +103,29 @@ def concept_ablation_figure(curves: pd.DataFrame, summary: pd.DataFrame, out: li
     if title:
         fig.suptitle(title)
     save(fig, out)
+
+
+def steering_figure(table: pd.DataFrame, out: list[str | Path], title: str = "") -> None:
+    """Per steered layer: the trade-off (false speech detection rate on non-speech vs WER on speech) of each
+    method over its strengths, from the unsteered model (star)."""
+    apply_style()
+    layers = sorted(table["layer"].unique())
+    fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 3.8), layout="constrained", squeeze=False)
+    methods = [m for m in dict.fromkeys(table["method"]) if m != "none"]
+    colors = dict(zip(methods, sns.color_palette("colorblind", len(methods))))
+    for ax, layer in zip(axes[0], layers):
+        t = table[table["layer"] == layer]
+        base = t[t["method"] == "none"].iloc[0]
+        for method in methods:
+            m = pd.concat([t[t["method"] == "none"], t[t["method"] == method].sort_values("strength")])
+            ax.plot(m["wer"], m["false_detection_rate"], "-o", color=colors[method], label=method.replace("_", " "), ms=4)
+            for _, row in m.iloc[1:].iterrows():
+                ax.annotate(f"{row['strength']:g}", (row["wer"], row["false_detection_rate"]), fontsize=6,
+                            xytext=(3, 3), textcoords="offset points", color=colors[method])
+        ax.scatter([base["wer"]], [base["false_detection_rate"]], marker="*", s=160, color="black", zorder=4, label="unsteered")
+        ax.set(xlabel="WER on speech", ylabel="false speech detection rate", ylim=(-0.03, 1.03),
+               title=f"layer {layer} ({int(base['n_speech'])} speech, {int(base['n_nonspeech'])} non-speech clips)")
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    save(fig, out)

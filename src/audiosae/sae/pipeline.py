@@ -84,12 +84,15 @@ def train_layer_sae(
     device: str | torch.device = "cpu",
     progress: bool = True,
     variant: str | None = None,
+    downstream=None,
 ) -> dict:
     """Train one SAE of ``variant`` on one layer, save checkpoint + metrics; return the metrics.
 
     ``sparsity`` has the variant's meaning (see :func:`audiosae.sae.model.build_sae`). Frames are streamed
     from the HDF5 file through a buffer of ``sae_cfg['memory_mb']``; an interrupted run resumes from
-    ``out_dir/train_state.safetensors`` when ``checkpoint_every`` is set.
+    ``out_dir/train_state.safetensors`` when ``checkpoint_every`` is set. ``downstream`` (a function of the saved
+    SAE returning a dict, e.g. :func:`audiosae.sae.downstream.whisper_splice_effect` bound to a model and clips)
+    adds the model-level cost of splicing the SAE in, under ``metrics['downstream']``.
     """
     variant = variant or sae_cfg.get("variant", "topk")
     unit = sae_cfg["train_on"]
@@ -128,6 +131,9 @@ def train_layer_sae(
         "density_histogram": histogram,
         "history": history,
     }
+    if downstream is not None:
+        result["downstream"] = downstream(saved)
+        log.info("downstream: %s", {k_: round(v, 4) for k_, v in result["downstream"].items()})
     write_json(result, out_dir / "metrics.json")
     if state.exists():
         state.unlink()

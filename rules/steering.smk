@@ -1,0 +1,58 @@
+# Steering Whisper (paper B): an SAE spliced into the encoder with its speech / non-speech features edited, false
+# speech detections on non-speech and WER on speech from real greedy decoding. Logic: audiosae.analysis.steering.
+
+
+rule steering:
+    input:
+        saes=lambda wildcards: [f"{d}/sae.safetensors" for d in steering_sae_dirs(wildcards).values()],
+        clips="resources/datasets/{dataset}/clips.csv",
+        audio=dataset_audio,
+        model="resources/models/{model}",
+    output:
+        table=report(
+            "results/tables/steering/{dataset}/{model}.csv",
+            category="Steering",
+            caption="../report/steering_table.rst",
+        ),
+        transcripts="results/tables/steering/{dataset}/{model}.transcripts.csv",
+    params:
+        sae_dirs=steering_sae_dirs,
+        steering=STEER,
+        device=config["device"],
+        seed=config["seed"],
+    log:
+        "results/logs/steering/{dataset}_{model}.log",
+    benchmark:
+        "results/benchmarks/steering/{dataset}_{model}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/models.yaml"
+    script:
+        "../workflow/scripts/steering.py"
+
+
+rule figure_steering:
+    input:
+        table="results/tables/steering/{dataset}/{model}.csv",
+        code=PLOT_CODE_B,
+    output:
+        report(
+            expand("results/figures/{{dataset}}/{{model}}/steering.{ext}", ext=config["figures"]["formats"]),
+            category="Steering",
+            caption="../report/steering_figure.rst",
+        ),
+    log:
+        "results/logs/figures/steering_{dataset}_{model}.log",
+    benchmark:
+        "results/benchmarks/figures/steering_{dataset}_{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/plots.yaml"
+    script:
+        "../workflow/scripts/figure_paper_b.py"
