@@ -62,11 +62,12 @@ def test_topk_training_recovers_planted_atoms():
     scale, history = train_topk(sae, random_batches(x, cfg.batch_size, 0), x, cfg, progress=False)
     with torch.no_grad():
         xs = x * scale
-        assert fvu(xs, sae(xs)) < 0.15  # measured 0.117 (all 128 atoms found)
+        assert fvu(xs, sae(xs)) < 0.15  # measured 0.119 (all 128 atoms found)
         # Each planted atom has a decoder row pointing the same way (cosine > 0.9) for most atoms.
         best = (atoms @ sae.W_dec.T).max(dim=1).values
     assert (best > 0.9).float().mean() > 0.9
-    assert history[-1]["fvu"] < history[0]["fvu"] / 3
+    # first logged step 0.236 (0.554 when the encoder started as the exact decoder transpose), last 0.118
+    assert history[-1]["fvu"] < history[0]["fvu"] / 1.5
 
 
 def test_training_is_deterministic():
