@@ -103,8 +103,11 @@ def auxk_loss(sae: SAE, x_c: torch.Tensor, residual: torch.Tensor, pre: torch.Te
         return x_c.new_zeros(())
     k = min(aux_k, n_dead)
     with torch.no_grad():
-        values, indices = pre.masked_fill(~dead, float("-inf")).topk(k, dim=-1, sorted=False)
-        values = values.clamp_min(0.0)  # a -inf survives only if fewer than k latents are dead
+        # Only the dead columns: a B x n_dead gather and top-k instead of a masked copy of all of pre.
+        dead_idx = dead.nonzero().squeeze(1)
+        values, pos = pre.index_select(1, dead_idx).topk(k, dim=-1, sorted=False)
+        indices = dead_idx[pos]
+        values = values.clamp_min(0.0)
         rows = torch.arange(x_c.shape[0], device=x_c.device).repeat_interleave(k)
     residual_hat = sparse_decode(x_c, sae.W_enc, sae.b_enc, sae.W_dec, rows, indices.reshape(-1), values.reshape(-1))
     scale = min(n_dead / aux_k, 1.0)
