@@ -47,6 +47,7 @@ def study(tmp_path_factory):
         "speech": {"kind": "speech_synth", "speakers": ["f1", "m1", "m2"], "n_sentences": 2, "test_speakers": ["m2"]},
         "mine": {"kind": "folder", "path": str(own), "labels": str(tmp / "own.csv"), "on_bad_audio": "skip"},
     }
+    cfg.update(stability={"datasets": None}, concepts={"datasets": None}, steering={"enabled": False})  # they name test.yaml's datasets
     config = tmp / "data.yaml"
     config.write_text(yaml.safe_dump(cfg))
     targets = [f"resources/datasets/{name}/clips.csv" for name in cfg["datasets"]]

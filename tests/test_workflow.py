@@ -202,7 +202,7 @@ def test_tiny_study_browser(tiny_study):
 
     index = tiny_study / "results/browser/index.html"
     rows = page_data(index)["rows"]
-    assert len(rows) == 4 and {(r["layer"], r["sparsity"]) for r in rows} == {(0, 0.75), (0, 0.99), (4, 0.75), (4, 0.99)}
+    assert len(rows) == 5 and {(r["layer"], r["sparsity"]) for r in rows} == {(0, 0.75), (0, 0.99), (4, 0.75), (4, 0.99), (2, 0.9)}
     for r in rows:
         page = index.parent / r["href"]
         data = page_data(page)
@@ -211,7 +211,7 @@ def test_tiny_study_browser(tiny_study):
         for d in data["details"].values():
             assert 1 <= len(d["clips"]) <= 3 and all((page.parent / c["audio"]).is_file() for c in d["clips"])
     seen = check_browser_in_chromium(index, tiny_study / "results/browser/screenshot.png", n_detail=8)
-    assert seen["n_saes"] == 4 and seen["n_rows"] == 768
+    assert seen["n_saes"] == 5 and seen["n_rows"] == 768
 
 
 def test_tiny_study_paper_a_tables(tiny_study):
@@ -285,7 +285,7 @@ def test_tiny_study_eeg(tiny_study):
     assert [a["description"] for a in raw.annotations] == ["stimulus/run-02"] and raw.info["sfreq"] == 256.0
     root = tiny_study / "results/tables/eeg/simulated/whisper_tiny_en"
     feats = pd.read_csv(root / "features.csv")
-    assert len(feats) == 12 and set(feats["layer"]) == {2}
+    assert len(feats) == 30 and set(feats["layer"]) == {2}  # eeg.screen_top
     best = feats.iloc[0]
     assert best["feature"] == truth["planted_features"][0] and best["significant"]
     assert best["peak_lag_s"] == pytest.approx(truth["planted_lags_s"][0], abs=0.035)
