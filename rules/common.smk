@@ -13,7 +13,6 @@ with open(Path(workflow.basedir) / "config" / "schema.yaml") as _f:
 
 DATASETS = list(config["datasets"])
 MODELS = config["models"]
-SAE_CFG = config["sae"]
 SAE_DIR = "results/sae/{dataset}/{model}/layer{layer}/{variant}-s{sparsity}-seed{seed}"
 
 

@@ -82,7 +82,7 @@ STEER = config["steering"]
 def steering_dataset():
     if STEER["dataset"] is not None:
         return STEER["dataset"]
-    return next((n for n in DATASETS if DATASET_KINDS[n] in ("speech_nonspeech_synth",)), None)
+    return next((n for n in DATASETS if DATASET_KINDS[n] == "speech_nonspeech_synth"), None)
 
 
 def steering_models():

@@ -56,14 +56,11 @@ def _check_sae_overrides(config: dict, sae_schema: dict) -> None:
     """Each dataset's sae override, merged into the sae section, must still satisfy the section's schema."""
     import jsonschema
 
-    for name, ds in config["datasets"].items():
-        if not ds.get("sae"):
-            continue
-        errors = sorted(jsonschema.Draft202012Validator(sae_schema).iter_errors(sae_config(config, name)), key=str)
+    for key, dataset in _sae_scopes(config)[1:]:  # the sae section itself was validated with the whole config
+        errors = sorted(jsonschema.Draft202012Validator(sae_schema).iter_errors(sae_config(config, dataset)), key=str)
         if errors:
-            err = errors[0]
-            where = ".".join(str(p) for p in err.absolute_path)
-            raise ConfigError(f"datasets.{name}.sae{'.' + where if where else ''}: {err.message}")
+            where = ".".join(str(p) for p in errors[0].absolute_path)
+            raise ConfigError(f"{key}{'.' + where if where else ''}: {errors[0].message}")
 
 
 def check_config(config: dict, sae_schema: dict | None = None) -> None:
