@@ -33,6 +33,24 @@ def test_bootstrap_interval_is_exact_for_perfect_predictions():
     assert scores["macro_f1"][0] == 1.0
 
 
+def test_bootstrap_matches_scikit_learn_per_resample():
+    """The vectorised resamples give scikit-learn's accuracy and macro-F1 (zero_division=0, classes present in
+    truth or predictions) on each resample, so the percentiles agree too."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    rng = np.random.default_rng(3)
+    y = rng.choice(["a", "b", "c", "d", "e"], 40)
+    pred = np.where(rng.random(40) < 0.6, y, rng.choice(["a", "b", "c", "f"], 40))  # "f" is never true
+    idx = np.random.default_rng(7).integers(0, 40, size=(200, 40))
+    acc = np.array([accuracy_score(y[i], pred[i]) for i in idx])
+    f1 = np.array([f1_score(y[i], pred[i], average="macro", zero_division=0) for i in idx])
+    scores = bootstrap_scores(y, pred, n_boot=200, seed=7)
+    assert scores["accuracy"] == pytest.approx((accuracy_score(y, pred), np.percentile(acc, 2.5), np.percentile(acc, 97.5)), abs=1e-12)
+    assert scores["macro_f1"] == pytest.approx(
+        (f1_score(y, pred, average="macro", zero_division=0), np.percentile(f1, 2.5), np.percentile(f1, 97.5)), abs=1e-12
+    )
+
+
 def test_scoring_split_uses_valid_when_test_labels_are_unseen():
     splits = np.array(["train"] * 4 + ["valid"] * 2 + ["test"] * 2)
     singer = np.array(["s1", "s2", "s1", "s2", "s1", "s2", "s9", "s8"])
