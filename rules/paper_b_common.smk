@@ -56,8 +56,22 @@ def concept_datasets():
     return [n for n in names if config["datasets"][n].get("probe_targets")]
 
 
+def concept_sparsity(dataset):
+    """concepts.sparsity: one value for every dataset, or one per dataset (so that each corpus can reuse an SAE
+    of its own sweep instead of training another)."""
+    return CONC["sparsity"][dataset] if isinstance(CONC["sparsity"], dict) else CONC["sparsity"]
+
+
+if CONC["enabled"] and isinstance(CONC["sparsity"], dict):
+    _check_datasets("concepts.sparsity", list(CONC["sparsity"]))
+    missing = [n for n in concept_datasets() if n not in CONC["sparsity"]]
+    if missing:
+        raise ValueError(f"concepts.sparsity: no sparsity for {', '.join(missing)} (give one number, or one per analysed dataset)")
+
+
 def concept_sae_dirs(wildcards):
-    return [paper_b_sae_dir(wildcards.dataset, wildcards.model, layer, CONC["sparsity"], sae_config(config, wildcards.dataset)["seeds"][0]) for layer in CONC["layers"]]
+    seed = sae_config(config, wildcards.dataset)["seeds"][0]
+    return [paper_b_sae_dir(wildcards.dataset, wildcards.model, layer, concept_sparsity(wildcards.dataset), seed) for layer in CONC["layers"]]
 
 
 def paper_b_targets():

@@ -37,6 +37,16 @@ def test_dry_run(config, tmp_path):
     assert "train_sae" in out.stdout and "figure_probing" in out.stdout
 
 
+def test_default_concepts_reuse_each_corpus_sweep_sae(tmp_path):
+    """concepts.sparsity per dataset: the speech corpus's concept table reads its sweep SAE (s = .98) and trains
+    no SAE of its own."""
+    target = "results/tables/concepts/speech_mix/whisper_tiny_en.csv"
+    out = snakemake("-n", "--cores", "1", "--configfile", str(REPO / "config" / "config.yaml"), "--directory", str(tmp_path),
+                    "-s", str(REPO / "Snakefile"), target)
+    trained = set(re.findall(r"(results/sae/speech_mix/\S+)/sae\.safetensors", out.stdout))
+    assert trained == {"results/sae/speech_mix/whisper_tiny_en/layer2/batchtopk-s0.98-seed0"}
+
+
 def bad_config(tmp_path, edit) -> Path:
     cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     edit(cfg)
@@ -55,8 +65,11 @@ def bad_config(tmp_path, edit) -> Path:
         (lambda c: c["sae"].update(sparsities=[1.0]), "1.0 is greater than or equal to the maximum of 1"),
         (lambda c: c["sae"].update(layers=[9]), "sae.layers: layer 9 does not exist in whisper_tiny_en"),
         (lambda c: c["datasets"]["vocalset_tiny"].update(test_singers=["f9"]), "test_singers: ['f9'] are not among"),
+        (lambda c: c["concepts"].update(sparsity={"speech_tiny": 0.9}), "concepts.sparsity: no sparsity for vocalset_tiny"),
+        (lambda c: c["concepts"].update(sparsity={"vocalset_tiny": 0.9, "nowhere": 0.9}), "concepts.sparsity: 'nowhere' is not a configured dataset"),
     ],
-    ids=["unknown-key", "wrong-type", "unknown-model", "sparsity-leaves-nothing", "sparsity-out-of-range", "bad-layer", "bad-test-singer"],
+    ids=["unknown-key", "wrong-type", "unknown-model", "sparsity-leaves-nothing", "sparsity-out-of-range", "bad-layer", "bad-test-singer",
+         "concept-sparsity-missing", "concept-sparsity-unknown-dataset"],
 )
 def test_bad_config_is_rejected_with_the_key(tmp_path, edit, message):
     out = snakemake("-n", "--cores", "1", "--configfile", str(bad_config(tmp_path, edit)), "--directory", str(tmp_path), "-s", str(REPO / "Snakefile"), check=False)
