@@ -34,6 +34,13 @@ def test_speech_features_are_the_planted_ones():
         assert set(speech_features(speech, nonspeech, 3, ranking)) == {7, 21, 33}
 
 
+def test_speech_feature_ties_break_by_mean_difference():
+    """Features 0-2 fire only on speech, equally often (AUROC ties at 0.75), with means 1, 3 and 2."""
+    speech, nonspeech = np.zeros((4, 5)), np.zeros((4, 5))
+    speech[:2, :3] = [1.0, 3.0, 2.0]
+    assert list(speech_features(speech, nonspeech, 4, "auroc")) == [1, 2, 0, 3]  # then 3 before 4: index order
+
+
 def test_code_edits():
     codes = torch.ones(4, 6)
     out = scale_features(np.array([1, 4]), 0.0)(codes.clone())

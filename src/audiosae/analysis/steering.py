@@ -50,16 +50,18 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
 
 def speech_features(codes_speech: np.ndarray, codes_nonspeech: np.ndarray, n: int, ranking: str = "auroc") -> np.ndarray:
     """The ``n`` features most associated with speech (frames of speech clips vs frames of non-speech clips):
-    highest AUROC, or the largest mean-activation difference."""
+    highest AUROC, or the largest mean-activation difference. AUROC ties (features that fire on neither class
+    sit at 0.5) are broken by the mean-activation difference, then by index."""
     codes = np.concatenate([codes_speech, codes_nonspeech])
     y = np.r_[np.ones(len(codes_speech), bool), np.zeros(len(codes_nonspeech), bool)]
+    mean_diff = codes_speech.mean(0) - codes_nonspeech.mean(0)
     if ranking == "auroc":
         score = auroc_per_feature(codes, y)
     elif ranking == "mean_diff":
-        score = codes_speech.mean(0) - codes_nonspeech.mean(0)
+        score = mean_diff
     else:
         raise ValueError(f"unknown ranking {ranking!r}")
-    return np.argsort(-score, kind="stable")[:n]
+    return np.lexsort((np.arange(len(score)), -mean_diff, -score))[:n]
 
 
 def scale_features(features: np.ndarray, factor: float):
