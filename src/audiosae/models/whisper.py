@@ -1,7 +1,9 @@
 """Layerwise activations of a Whisper encoder, real-audio frames only."""
 from __future__ import annotations
 
+import logging
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,22 @@ from .base import BlockReader
 SAMPLES_PER_FRAME = 320
 MAX_FRAMES = 1500
 WINDOW_SAMPLES = MAX_FRAMES * SAMPLES_PER_FRAME  # 30 s at 16 kHz
+
+
+@contextmanager
+def _without_length_clash_warning():
+    """Whisper's generate() passes its own max_length next to a caller's max_new_tokens, so transformers warns
+    on every call that max_new_tokens takes precedence (which is what is wanted); drop that one message."""
+    gen_logger = logging.getLogger("transformers.generation.utils")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return "seem to have been set" not in record.getMessage()
+
+    gen_logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        gen_logger.removeFilter(keep)
 
 
 def real_frame_count(n_samples: int) -> int:
@@ -105,7 +123,7 @@ class WhisperEncoderActivations(BlockReader):
             raise RuntimeError("transcribe() needs the decoder: load the reader with with_decoder=True")
         if any(len(a) > WINDOW_SAMPLES for a in audios):
             raise ValueError("transcribe() takes clips of at most 30 s")
-        with torch.inference_mode(), self.autocast():
+        with torch.inference_mode(), self.autocast(), _without_length_clash_warning():
             tokens = self.model.generate(self.features(audios), **generate_kwargs)
         if return_tokens:
             return list(tokens.cpu())
