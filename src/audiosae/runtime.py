@@ -24,6 +24,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+# Libraries whose INFO messages bury the job's own (saving a PDF logs ~50 lines of fontTools font subsetting).
+QUIET_LOGGERS = ("fontTools", "matplotlib", "PIL", "numba", "h5py")
+
+
 def setup(threads: int = 1, seed: int | None = None, log_path: str | Path | None = None) -> logging.Logger:
     """Pin torch to the job's threads, seed every generator, send logging and stderr to the rule's log."""
     torch.set_num_threads(max(1, int(threads)))
@@ -40,4 +44,6 @@ def setup(threads: int = 1, seed: int | None = None, log_path: str | Path | None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return logging.getLogger("audiosae")
