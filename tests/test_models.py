@@ -305,6 +305,10 @@ def test_spliced_real_whisper_still_transcribes(real_whisper_tiny_en_dir):
         same = r.transcribe(audio, max_new_tokens=4)
     assert seen == [(1500, 384)]  # generate() ran the encoder once, through the splice
     assert same == r._tokenizer.batch_decode(plain, skip_special_tokens=True) and plain[0].numel() >= 1
+    # One encoder pass for transcripts and Whisper's no-speech probability: the same transcripts as generate().
+    texts, no_speech = r.transcribe_and_detect(audio + [np.zeros(16000, np.float32)], max_new_tokens=4)
+    assert texts[0] == same[0] and no_speech.shape == (2,)
+    assert 0.0 <= no_speech[0] <= 1.0 and no_speech[1] > 0.8  # digital silence: Whisper's detector says no speech
     logging.getLogger("transformers.generation.utils").removeHandler(handler)
     # transformers' per-call "max_new_tokens and max_length both set" warning is dropped (Whisper sets the latter).
     assert not [m for m in messages if "seem to have been set" in m]

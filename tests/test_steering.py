@@ -41,6 +41,13 @@ def test_speech_feature_ties_break_by_mean_difference():
     assert list(speech_features(speech, nonspeech, 4, "auroc")) == [1, 2, 0, 3]  # then 3 before 4: index order
 
 
+def test_no_speech_gate_empties_confident_silence():
+    from audiosae.analysis.steering import gate
+
+    assert gate(["you", "hello there", "you"], np.array([0.9, 0.9, 0.2])) == ["", "", "you"]
+    assert gate(["you"], np.array([0.9]), threshold=0.95) == ["you"]
+
+
 def test_code_edits():
     codes = torch.ones(4, 6)
     out = scale_features(np.array([1, 4]), 0.0)(codes.clone())
@@ -109,6 +116,13 @@ def test_steering_experiment_on_real_whisper(whisper_with_decoder, spoken_and_no
     assert table.iloc[1]["wer"] == 1.0 and table.iloc[1]["false_detection_rate"] == 0.0
     assert len(table["speech_features"].iloc[0].split()) == 4 and len(table["nonspeech_features"].iloc[0].split()) == 4
     assert len(transcripts) == 3 * 4 and set(transcripts["kind"]) == {"speech", "nonspeech"}
+    # Whisper's own detector: the no-speech token is likely on noise and a tone, unlikely on eSpeak speech.
+    assert base["no_speech_prob_nonspeech"] > 0.5 > 0.3 > base["no_speech_prob_speech"]
+    clean = transcripts[transcripts["method"] == "none"]
+    assert clean["no_speech_prob"].between(0, 1).all()
+    assert base["no_speech_prob_nonspeech"] == pytest.approx(clean[clean["kind"] == "nonspeech"]["no_speech_prob"].mean())
+    # The gate only ever removes transcripts: fewer false detections, never a lower WER.
+    assert (table["gated_false_detection_rate"] <= table["false_detection_rate"]).all() and (table["gated_wer"] >= table["wer"]).all()
     with pytest.raises(ValueError, match="unknown steering method 'boost'"):
         steering_experiment(whisper_with_decoder, sae, 2, spoken, texts, noise, [("boost", 1.0)])
 

@@ -362,6 +362,7 @@ def test_tiny_study_speech_sae_steering(tiny_study):
     assert table["method"].tolist() == ["none", "amplify_nonspeech", "diff"] and table["strength"].tolist() == [0.0, 15.0, 50.0]
     assert (table["n_speech"] == 2).all() and (table["n_nonspeech"] == 2).all() and (table["split"] == "test").all()
     assert table["false_detection_rate"].between(0, 1).all() and (table["wer"] >= 0).all()
+    assert table[["no_speech_prob_speech", "no_speech_prob_nonspeech", "gated_false_detection_rate"]].stack().between(0, 1).all()
     diff = table[table["method"] == "diff"].iloc[0]
     assert diff["wer"] == 1.0 and diff["false_detection_rate"] == 0.0  # a 50x shift silences Whisper
     texts = pd.read_csv(tiny_study / "results/tables/steering/speech_tiny/whisper_tiny_en.transcripts.csv", keep_default_na=False)

@@ -1,6 +1,7 @@
 """Steering Whisper with SAE features (paper B): false speech detection on non-speech audio (a non-empty
 transcript after text normalisation) and word error rate on speech, with the encoder's layer L replaced by
-one of these edits of strength s:
+one of these edits of strength s (also measured: Whisper's own no-speech probability, and both rates with
+openai-whisper's no-speech gate applied):
 
 - ``ablate_speech``: decode(edit(encode(x))) + the SAE's reconstruction error, where the edit scales the codes
   of the n features most associated with speech (speech vs non-speech frames, AUROC) by ``1 - s``
@@ -93,11 +94,24 @@ def layer_frames(reader, audios: list[np.ndarray], layer: int, batch_size: int =
     return np.concatenate(out)
 
 
-def transcribe_all(reader, audios: list[np.ndarray], batch_size: int = 8, max_new_tokens: int = 64) -> list[str]:
-    out = []
+# openai-whisper's default no_speech_threshold: above it a segment may be dropped as silence.
+NO_SPEECH_THRESHOLD = 0.6
+
+
+def transcribe_all(reader, audios: list[np.ndarray], batch_size: int = 8, max_new_tokens: int = 64) -> tuple[list[str], np.ndarray]:
+    """Greedy transcripts and Whisper's no-speech probability of every clip, in batches."""
+    texts, probs = [], []
     for i in range(0, len(audios), batch_size):
-        out += reader.transcribe(audios[i : i + batch_size], max_new_tokens=max_new_tokens)
-    return out
+        t, p = reader.transcribe_and_detect(audios[i : i + batch_size], max_new_tokens=max_new_tokens)
+        texts += t
+        probs.append(p)
+    return texts, np.concatenate(probs) if probs else np.zeros(0)
+
+
+def gate(transcripts: list[str], no_speech_prob: np.ndarray, threshold: float = NO_SPEECH_THRESHOLD) -> list[str]:
+    """Transcripts with Whisper's no-speech gate applied: empty where the no-speech probability exceeds the
+    threshold (openai-whisper's rule without its second condition, a mean log-probability below -1)."""
+    return ["" if p > threshold else t for t, p in zip(transcripts, no_speech_prob)]
 
 
 METHODS = ("ablate_speech", "amplify_nonspeech", "diff")
@@ -145,19 +159,20 @@ def steering_experiment(reader, sae, layer: int, speech: list[np.ndarray], refer
     rows, texts = [], []
     for method, strength in [("none", 0.0)] + [(m, float(s)) for m, s in conditions if float(s) != 0.0]:
         if method == "none":
-            hyp_s = transcribe_all(reader, speech, batch_size, max_new_tokens)
-            hyp_n = transcribe_all(reader, nonspeech, batch_size, max_new_tokens)
+            (hyp_s, nsp_s), (hyp_n, nsp_n) = (transcribe_all(reader, clips, batch_size, max_new_tokens) for clips in (speech, nonspeech))
         else:
             with splice(reader, layer, steering_edit(method, strength, sae, speech_feats, nonspeech_feats, direction)):
-                hyp_s = transcribe_all(reader, speech, batch_size, max_new_tokens)
-                hyp_n = transcribe_all(reader, nonspeech, batch_size, max_new_tokens)
+                (hyp_s, nsp_s), (hyp_n, nsp_n) = (transcribe_all(reader, clips, batch_size, max_new_tokens) for clips in (speech, nonspeech))
         rows.append({"method": method, "strength": strength, "n_features": n_features if method in METHODS[:2] else 0,
                      "false_detection_rate": false_detection_rate(hyp_n), "wer": word_error_rate(references, hyp_s),
+                     "no_speech_prob_nonspeech": float(nsp_n.mean()), "no_speech_prob_speech": float(nsp_s.mean()),
+                     "gated_false_detection_rate": false_detection_rate(gate(hyp_n, nsp_n)),
+                     "gated_wer": word_error_rate(references, gate(hyp_s, nsp_s)),
                      "n_speech": len(speech), "n_nonspeech": len(nonspeech)})
-        texts += [{"method": method, "strength": strength, "kind": "speech", "clip": i, "reference": r, "transcript": h}
-                  for i, (r, h) in enumerate(zip(references, hyp_s))]
-        texts += [{"method": method, "strength": strength, "kind": "nonspeech", "clip": i, "reference": "", "transcript": h}
-                  for i, h in enumerate(hyp_n)]
+        texts += [{"method": method, "strength": strength, "kind": "speech", "clip": i, "reference": r, "transcript": h, "no_speech_prob": float(p)}
+                  for i, (r, h, p) in enumerate(zip(references, hyp_s, nsp_s))]
+        texts += [{"method": method, "strength": strength, "kind": "nonspeech", "clip": i, "reference": "", "transcript": h, "no_speech_prob": float(p)}
+                  for i, (h, p) in enumerate(zip(hyp_n, nsp_n))]
         if progress is not None:
             progress(rows[-1])
     table = pd.DataFrame(rows)

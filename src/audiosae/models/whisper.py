@@ -113,6 +113,36 @@ class WhisperEncoderActivations(BlockReader):
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
         return (nll.sum(1) / (targets != -100).sum(1)).cpu().numpy()
 
+    def _no_speech_token(self) -> int:
+        vocab = self.tokenizer().get_vocab()
+        token = next((vocab[t] for t in ("<|nospeech|>", "<|nocaptions|>") if t in vocab), None)
+        if token is None:
+            raise ValueError(f"{self.model_dir}: the tokenizer has no <|nospeech|> or <|nocaptions|> token")
+        return token
+
+    def transcribe_and_detect(self, audios: list[np.ndarray], **generate_kwargs) -> tuple[list[str], np.ndarray]:
+        """Greedy transcripts and Whisper's own speech detector, from one encoder pass (a splice in place applies).
+
+        The detector is openai-whisper's ``no_speech_prob``: per clip, the probability of the no-speech token
+        (``<|nospeech|>``; ``<|nocaptions|>`` in older and English-only vocabularies) at the first decoding step,
+        right after ``<|startoftranscript|>``. openai-whisper drops a segment as silence when it exceeds 0.6 (and
+        the transcript's mean log-probability is below -1); ``generate()`` alone never looks at it.
+        """
+        from transformers.modeling_outputs import BaseModelOutput
+
+        if not hasattr(self.model, "generate") or not hasattr(self.model, "proj_out"):
+            raise RuntimeError("transcribe_and_detect() needs the decoder: load the reader with with_decoder=True")
+        if any(len(a) > WINDOW_SAMPLES for a in audios):
+            raise ValueError("transcribe_and_detect() takes clips of at most 30 s")
+        token = self._no_speech_token()
+        sot = torch.full((len(audios), 1), self.tokenizer().convert_tokens_to_ids("<|startoftranscript|>"), device=self.device)
+        with torch.inference_mode(), self.autocast(), _without_length_clash_warning():
+            encoded = BaseModelOutput(last_hidden_state=self.encoder(self.features(audios)).last_hidden_state)
+            first = self.model(encoder_outputs=encoded, decoder_input_ids=sot).logits[:, 0].float()
+            tokens = self.model.generate(encoder_outputs=encoded, **generate_kwargs)
+        texts = self.tokenizer().batch_decode(tokens, skip_special_tokens=True)
+        return texts, first.softmax(-1)[:, token].cpu().numpy()
+
     def transcribe(self, audios: list[np.ndarray], return_tokens: bool = False, **generate_kwargs):
         """Greedy transcripts of clips up to 30 s through ``generate()`` (a splice in place applies).
 

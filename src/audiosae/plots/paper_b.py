@@ -107,13 +107,19 @@ def concept_ablation_figure(curves: pd.DataFrame, summary: pd.DataFrame, out: li
 
 def steering_figure(table: pd.DataFrame, out: list[str | Path], title: str = "") -> None:
     """Per steered layer: the trade-off (false speech detection rate on non-speech vs WER on speech) of each
-    method over its strengths, from the unsteered model (star)."""
+    method over its strengths, from the unsteered model (star); below it, where the table has it, Whisper's own
+    no-speech probability on non-speech (solid) and speech (dashed) clips against strength."""
+    from ..analysis.steering import NO_SPEECH_THRESHOLD
+
     apply_style()
     layers = sorted(table["layer"].unique())
-    fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 3.8), layout="constrained", squeeze=False)
+    detector = "no_speech_prob_nonspeech" in table.columns
+    rows = 2 if detector else 1
+    fig, axes = plt.subplots(rows, len(layers), figsize=(4.6 * len(layers), 3.8 * rows), layout="constrained", squeeze=False)
     methods = [m for m in dict.fromkeys(table["method"]) if m != "none"]
     colors = dict(zip(methods, sns.color_palette("colorblind", len(methods))))
-    for ax, layer in zip(axes[0], layers):
+    for col, layer in enumerate(layers):
+        ax = axes[0, col]
         t = table[table["layer"] == layer]
         base = t[t["method"] == "none"].iloc[0]
         for method in methods:
@@ -126,6 +132,15 @@ def steering_figure(table: pd.DataFrame, out: list[str | Path], title: str = "")
         ax.set(xlabel="WER on speech", ylabel="false speech detection rate", ylim=(-0.03, 1.03),
                title=f"layer {layer} ({int(base['n_speech'])} speech, {int(base['n_nonspeech'])} non-speech clips)")
         ax.legend(fontsize=7)
+        if detector:
+            ax = axes[1, col]
+            for method in methods:
+                m = pd.concat([t[t["method"] == "none"], t[t["method"] == method].sort_values("strength")])
+                ax.plot(m["strength"], m["no_speech_prob_nonspeech"], "-o", color=colors[method], ms=4, label=f"{method.replace('_', ' ')}: non-speech")
+                ax.plot(m["strength"], m["no_speech_prob_speech"], "--s", color=colors[method], ms=3, label="speech")
+            ax.axhline(NO_SPEECH_THRESHOLD, color="grey", lw=0.8, ls=":")
+            ax.set(xlabel="steering strength (0 = unsteered)", ylabel="Whisper no-speech probability (mean)", ylim=(-0.03, 1.03))
+            ax.legend(fontsize=6, ncol=2)
     if title:
         fig.suptitle(title)
     save(fig, out)

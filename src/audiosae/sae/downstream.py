@@ -33,7 +33,7 @@ def whisper_splice_effect(reader, sae, layer: int, audios: list[np.ndarray], tex
         return float(_batched(reader.text_loss, audios, texts, batch_size).mean())
 
     def wer():
-        return word_error_rate(texts, transcribe_all(reader, audios, batch_size, max_new_tokens))
+        return word_error_rate(texts, transcribe_all(reader, audios, batch_size, max_new_tokens)[0])
 
     ce_clean, wer_clean = ce(), wer()
     with splice(reader, layer, sae_reconstruction(sae)):
