@@ -310,6 +310,11 @@ def test_spliced_real_whisper_still_transcribes(real_whisper_tiny_en_dir):
     assert texts[0] == same[0] and no_speech.shape == (2,)
     assert 0.0 <= no_speech[0] <= 1.0 and no_speech[1] > 0.8  # digital silence: Whisper's detector says no speech
     logging.getLogger("transformers.generation.utils").removeHandler(handler)
+    with pytest.raises(ValueError, match=r"transcribe_and_detect\(\) takes clips of at most 30 s"):
+        r.transcribe_and_detect([np.zeros(31 * 16000, np.float32)])
+    encoder_only = load_activation_model("whisper_tiny_en", real_whisper_tiny_en_dir)
+    with pytest.raises(RuntimeError, match=r"transcribe\(\) needs the decoder: load the reader with with_decoder=True"):
+        encoder_only.transcribe(audio)
     # transformers' per-call "max_new_tokens and max_length both set" warning is dropped (Whisper sets the latter).
     assert not [m for m in messages if "seem to have been set" in m]
 

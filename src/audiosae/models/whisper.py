@@ -113,6 +113,12 @@ class WhisperEncoderActivations(BlockReader):
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
         return (nll.sum(1) / (targets != -100).sum(1)).cpu().numpy()
 
+    def _check_decodable(self, audios: list[np.ndarray], caller: str) -> None:
+        if not hasattr(self.model, "generate") or not hasattr(self.model, "proj_out"):
+            raise RuntimeError(f"{caller}() needs the decoder: load the reader with with_decoder=True")
+        if any(len(a) > WINDOW_SAMPLES for a in audios):
+            raise ValueError(f"{caller}() takes clips of at most 30 s")
+
     def _no_speech_token(self) -> int:
         vocab = self.tokenizer().get_vocab()
         token = next((vocab[t] for t in ("<|nospeech|>", "<|nocaptions|>") if t in vocab), None)
@@ -130,10 +136,7 @@ class WhisperEncoderActivations(BlockReader):
         """
         from transformers.modeling_outputs import BaseModelOutput
 
-        if not hasattr(self.model, "generate") or not hasattr(self.model, "proj_out"):
-            raise RuntimeError("transcribe_and_detect() needs the decoder: load the reader with with_decoder=True")
-        if any(len(a) > WINDOW_SAMPLES for a in audios):
-            raise ValueError("transcribe_and_detect() takes clips of at most 30 s")
+        self._check_decodable(audios, "transcribe_and_detect")
         token = self._no_speech_token()
         sot = torch.full((len(audios), 1), self.tokenizer().convert_tokens_to_ids("<|startoftranscript|>"), device=self.device)
         with torch.inference_mode(), self.autocast(), _without_length_clash_warning():
@@ -149,10 +152,7 @@ class WhisperEncoderActivations(BlockReader):
         Needs the reader built ``with_decoder=True`` from a folder with a tokenizer and a generation
         config (the offline converter and the hub preparation write both).
         """
-        if not hasattr(self.model, "generate") or not hasattr(self.model, "proj_out"):
-            raise RuntimeError("transcribe() needs the decoder: load the reader with with_decoder=True")
-        if any(len(a) > WINDOW_SAMPLES for a in audios):
-            raise ValueError("transcribe() takes clips of at most 30 s")
+        self._check_decodable(audios, "transcribe")
         with torch.inference_mode(), self.autocast(), _without_length_clash_warning():
             tokens = self.model.generate(self.features(audios), **generate_kwargs)
         if return_tokens:
