@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
 import shutil
+import stat
 import tarfile
 import threading
 import zipfile
@@ -144,6 +146,28 @@ def test_extraction_refuses_paths_outside_the_target(tmp_path, name):
         safe_extract(archive, tmp_path / "out")
     assert not (tmp_path / "out" / "ok.txt").exists()  # checked before anything is written
     assert not (tmp_path / "evil.txt").exists()
+
+
+def test_extraction_refuses_paths_outside_the_target_in_tar(tmp_path):
+    archive = tmp_path / "bad.tar"
+    with tarfile.open(archive, "w") as tf:
+        for name in ("ok.txt", "../evil.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 4
+            tf.addfile(info, io.BytesIO(b"data"))
+    with pytest.raises(UnsafeArchiveError, match="'../evil.txt' would be written outside"):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out" / "ok.txt").exists() and not (tmp_path / "evil.txt").exists()
+
+
+def test_extraction_refuses_links_in_zip(tmp_path):
+    archive = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        info = zipfile.ZipInfo("FULL/link")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(UnsafeArchiveError, match="'FULL/link' is a link or special file"):
+        safe_extract(archive, tmp_path / "out")
 
 
 def test_extraction_refuses_links_in_tar(tmp_path):

@@ -18,7 +18,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
@@ -178,6 +180,22 @@ def _member_target(target: Path, name: str, archive: Path) -> Path:
     return out
 
 
+@contextmanager
+def _archive_members(archive: Path):
+    """(name, is_dir, is_plain, open) for every member of a zip or tar archive; ``is_plain`` is False for links,
+    devices and FIFOs."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            yield [(i.filename, i.is_dir(), not stat.S_ISLNK(i.external_attr >> 16), partial(zf.open, i)) for i in zf.infolist()]
+        return
+    try:
+        tf = tarfile.open(archive)
+    except tarfile.TarError as exc:
+        raise UnsafeArchiveError(f"{archive}: not a zip or tar archive ({exc})") from exc
+    with tf:
+        yield [(m.name, m.isdir(), m.isfile() or m.isdir(), partial(tf.extractfile, m)) for m in tf.getmembers()]
+
+
 def safe_extract(archive: str | Path, target: str | Path) -> list[Path]:
     """Extract a .zip, .tar, .tar.gz/.tgz or .tar.bz2 into ``target``; return the files written.
 
@@ -188,41 +206,18 @@ def safe_extract(archive: str | Path, target: str | Path) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     target = target.resolve()
     written = []
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            for info in infos:
-                _member_target(target, info.filename, archive)
-                mode = info.external_attr >> 16
-                if stat.S_ISLNK(mode):
-                    raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a symbolic link")
-            for info in infos:
-                out = _member_target(target, info.filename, archive)
-                if info.is_dir():
-                    out.mkdir(parents=True, exist_ok=True)
-                    continue
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, _CHUNK)
-                written.append(out)
-        return written
-    try:
-        tf = tarfile.open(archive)
-    except tarfile.TarError as exc:
-        raise UnsafeArchiveError(f"{archive}: not a zip or tar archive ({exc})") from exc
-    with tf:
-        members = tf.getmembers()
-        for member in members:
-            _member_target(target, member.name, archive)
-            if not (member.isfile() or member.isdir()):
-                raise UnsafeArchiveError(f"{archive}: member {member.name!r} is a link or special file")
-        for member in members:
-            out = _member_target(target, member.name, archive)
-            if member.isdir():
+    with _archive_members(archive) as members:
+        for name, _, plain, _ in members:
+            _member_target(target, name, archive)
+            if not plain:
+                raise UnsafeArchiveError(f"{archive}: member {name!r} is a link or special file")
+        for name, is_dir, _, open_member in members:
+            out = _member_target(target, name, archive)
+            if is_dir:
                 out.mkdir(parents=True, exist_ok=True)
                 continue
             out.parent.mkdir(parents=True, exist_ok=True)
-            with tf.extractfile(member) as src, open(out, "wb") as dst:
+            with open_member() as src, open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst, _CHUNK)
             written.append(out)
     return written
