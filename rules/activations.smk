@@ -19,6 +19,9 @@ rule extract_activations:
     benchmark:
         "results/benchmarks/activations/{dataset}/{model}.tsv"
     threads: 2
+    # Long jobs that most others wait for start first (priorities here, in sae.smk, eeg.smk and steering.smk), so that on
+    # few cores they overlap with the many short ones: without them half the default study's wall time had one job running.
+    priority: 3
     resources:
         mem_mb=6000,
         runtime=120,

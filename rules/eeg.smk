@@ -118,6 +118,7 @@ rule eeg_activations:
     benchmark:
         f"results/benchmarks/eeg/activations_{EEG_SRC}_{EEG_MODEL}.tsv"
     threads: 2
+    priority: 3  # see extract_activations
     resources:
         mem_mb=6000,
         runtime=120,
@@ -149,6 +150,7 @@ if not EEG["sae"]["path"]:
         benchmark:
             f"results/benchmarks/eeg/sae_{EEG_SRC}_{EEG_MODEL}.tsv"
         threads: 1
+        priority: 2  # see extract_activations
         resources:
             mem_mb=4000,
             runtime=60,

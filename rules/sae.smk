@@ -18,6 +18,7 @@ rule train_sae:
     benchmark:
         "results/benchmarks/sae/{dataset}/{model}/layer{layer}/{variant}-s{sparsity}-seed{seed}.tsv"
     threads: 1
+    priority: 2  # see extract_activations
     resources:
         mem_mb=4000,
         runtime=120,

@@ -25,6 +25,7 @@ rule steering:
     benchmark:
         "results/benchmarks/steering/{dataset}_{model}.tsv"
     threads: 2
+    priority: 1  # see extract_activations
     resources:
         mem_mb=4000,
         runtime=120,
