@@ -21,7 +21,9 @@ rule extract_activations:
     threads: 2
     # Long jobs that most others wait for start first (priorities here, in sae.smk, eeg.smk and steering.smk), so that on
     # few cores they overlap with the many short ones: without them half the default study's wall time had one job running.
-    priority: 3
+    # The scheduler sums the priorities of the jobs it starts together, so a 2-thread job must outrank any pair of
+    # 1-thread jobs (2 + 2) to get both cores.
+    priority: 10
     resources:
         mem_mb=6000,
         runtime=120,

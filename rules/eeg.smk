@@ -117,8 +117,8 @@ rule eeg_activations:
         f"results/logs/eeg/activations_{EEG_SRC}_{EEG_MODEL}.log",
     benchmark:
         f"results/benchmarks/eeg/activations_{EEG_SRC}_{EEG_MODEL}.tsv"
-    threads: 2
-    priority: 3  # see extract_activations
+    threads: 1  # a short job: one thread, so that it never waits for both cores of a small machine to be free
+    priority: 10  # see extract_activations
     resources:
         mem_mb=6000,
         runtime=120,

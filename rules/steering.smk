@@ -24,8 +24,10 @@ rule steering:
         "results/logs/steering/{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/steering/{dataset}_{model}.tsv"
-    threads: 2
-    priority: 1  # see extract_activations
+    # One thread: a 2-thread job that becomes ready mid-run on 2 cores waits until both are free at once, which
+    # the stream of 1-thread jobs prevents (it ran alone at the end of the default study).
+    threads: 1
+    priority: 10  # see extract_activations
     resources:
         mem_mb=4000,
         runtime=120,
