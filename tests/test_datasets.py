@@ -8,6 +8,8 @@ import http.server
 import io
 import shutil
 import stat
+import subprocess
+import sys
 import tarfile
 import threading
 import zipfile
@@ -322,6 +324,18 @@ def test_speech_corpus(tmp_path):
     a, _ = sf.read(tmp_path / "audio/f1/f1_normal_00.wav")
     b, _ = sf.read(tmp_path / "audio/m2/m2_normal_00.wav")
     assert len(a) != len(b) or not np.allclose(a, b)
+
+
+def test_speech_corpus_is_the_same_in_every_process(tmp_path):
+    """eSpeak's whisper and breath noise is seeded per utterance: two fresh processes write identical audio."""
+    script = (
+        "import hashlib, sys; from pathlib import Path; from audiosae.data.speech import generate_speech_corpus\n"
+        "root = Path(sys.argv[1]); generate_speech_corpus(root, ['f1', 'm2'], n_sentences=2, seed=5, progress=False)\n"
+        "print(hashlib.sha256(b''.join(f.read_bytes() for f in sorted(root.rglob('*.wav')))).hexdigest())\n"
+    )
+    digests = {subprocess.run([sys.executable, "-c", script, str(tmp_path / str(i))], capture_output=True, text=True,
+                              check=True).stdout.strip() for i in range(2)}
+    assert len(digests) == 1 and len(digests.pop()) == 64
 
 
 def test_speech_and_nonspeech_in_one_dataset(tmp_path):

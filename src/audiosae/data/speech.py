@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +97,7 @@ def _engine():
 
         callback = _CALLBACK(collect)
         lib.espeak_SetSynthCallback(callback)
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         _ENGINE.update(lib=lib, rate=rate, chunks=chunks, callback=callback)  # keep the callback alive
     return _ENGINE
 
@@ -111,6 +113,9 @@ def speak(text: str, speaker: Speaker, whispered: bool = False, language: str = 
             raise ValueError(f"eSpeak NG has no voice {voice!r}")
         lib.espeak_SetParameter(ESPEAK_RATE, speaker.rate, 0)
         lib.espeak_SetParameter(ESPEAK_PITCH, speaker.pitch, 0)
+        # eSpeak draws the noise of whispered and breathy voices from a generator seeded per process; seed it per
+        # utterance so that the same text and voice give the same audio in every run.
+        lib.espeak_ng_SetRandSeed(zlib.crc32(f"{voice}|{speaker.rate}|{speaker.pitch}|{text}".encode()))
         engine["chunks"].clear()
         data = text.encode()
         status = lib.espeak_Synth(data, len(data) + 1, 0, 1, 0, 0, None, None)
