@@ -58,6 +58,7 @@ def write_json(obj, path: str | os.PathLike) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
+def write_csv(df: pd.DataFrame, path: str | os.PathLike, float_format: str | None = "%.6g") -> None:
+    """Results tables keep 6 significant digits; ``float_format=None`` writes full precision (ground truth)."""
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
+        df.to_csv(tmp, index=False, float_format=float_format)

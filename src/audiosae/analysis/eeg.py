@@ -52,7 +52,8 @@ def build_speech_runs(root: str | Path, n_runs: int, run_seconds: float, speaker
     """
     from ..data.audio import resample
     from ..data.speech import SENTENCES, _normalise, speak, speaker_from_name
-    from ..data.vocalset import _write_csv_atomic, _write_wav_atomic
+    from ..data.audio import write_wav
+    from ..io import write_csv
 
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -81,11 +82,11 @@ def build_speech_runs(root: str | Path, n_runs: int, run_seconds: float, speaker
         fade = min(len(audio), int(0.02 * sample_rate))
         audio[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
         path = f"audio/run-{run:02d}.wav"
-        _write_wav_atomic(root / path, audio, sample_rate)
+        write_wav(root / path, audio, sample_rate)
         runs.append(dict(run=run, path=path, duration_s=total / sample_rate))
         bar.update()
     bar.close()
-    _write_csv_atomic(pd.DataFrame(sentences), root / "sentences.csv")
+    write_csv(pd.DataFrame(sentences), root / "sentences.csv", float_format=None)
     return pd.DataFrame(runs)
 
 
@@ -98,7 +99,7 @@ def chunk_runs(runs: pd.DataFrame, root: str | Path, chunk_s: float = 20.0, samp
     SAE training).
     """
     from ..data.audio import load_audio
-    from ..data.vocalset import _write_wav_atomic
+    from ..data.audio import write_wav
 
     root = Path(root)
     rows, n = [], 0
@@ -111,7 +112,7 @@ def chunk_runs(runs: pd.DataFrame, root: str | Path, chunk_s: float = 20.0, samp
                 continue
             cid = f"run-{int(run.run):02d}_c{c:02d}"
             path = f"audio/chunks/{cid}.wav"
-            _write_wav_atomic(root / path, piece, sample_rate)
+            write_wav(root / path, piece, sample_rate)
             split = "valid" if valid_every and n % valid_every == valid_every - 1 else "train"
             rows.append(dict(id=cid, path=path, split=split, run=int(run.run), chunk=c, start_s=start / sample_rate,
                              duration_s=len(piece) / sample_rate))

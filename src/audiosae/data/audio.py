@@ -8,6 +8,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from ..io import atomic_path
+
 
 class AudioError(ValueError):
     """An audio file that cannot be used; the message names the file."""
@@ -35,3 +37,9 @@ def load_audio(path: str | Path, target_sr: int, min_duration_s: float = 0.0) ->
     if audio.shape[0] / sr < min_duration_s:
         raise AudioError(f"{path}: {audio.shape[0] / sr:.3f} s is shorter than the minimum {min_duration_s} s")
     return resample(audio, sr, target_sr)
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
+    """16-bit PCM WAV written beside ``path`` and renamed, so a killed run leaves no truncated file."""
+    with atomic_path(path, suffix=".wav") as tmp:
+        sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")

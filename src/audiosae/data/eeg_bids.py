@@ -105,13 +105,13 @@ def stimulus_runs(root: str | Path, runs: list[int], out_root: str | Path, sampl
     """Convert ``stimuli/audioNN.wav`` (44.1 kHz stereo) to mono ``out_root/audio/run-NN.wav`` at ``sample_rate``;
     returns the run table (run, path relative to ``out_root``, duration_s)."""
     from .audio import load_audio
-    from .vocalset import _write_wav_atomic
+    from .audio import write_wav
 
     rows = []
     for run in runs:
         audio = load_audio(Path(root) / stimulus_file(run), sample_rate)
         path = f"audio/run-{int(run):02d}.wav"
-        _write_wav_atomic(Path(out_root) / path, audio, sample_rate)
+        write_wav(Path(out_root) / path, audio, sample_rate)
         rows.append(dict(run=int(run), path=path, duration_s=len(audio) / sample_rate))
     return pd.DataFrame(rows)
 

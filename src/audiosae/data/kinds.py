@@ -21,6 +21,7 @@ from typing import Callable
 import pandas as pd
 
 from . import checks, esc50, folder, librispeech, nonspeech, nsynth, speech, splits, vocalset, vocalsound
+from ..io import write_csv
 from .download import Source, extract_into
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def _speech_mix_prepare(root: Path, opts: dict, seed: int, archive=None, progres
     ns = nonspeech.generate_nonspeech_corpus(root, classes=opts["classes"], clips_per_class=opts["clips_per_class"],
                                              duration_s=opts["duration_s"], sample_rate=opts["sample_rate"], seed=seed,
                                              progress=progress)
-    vocalset._write_csv_atomic(pd.concat([sp, ns], ignore_index=True), root / "ground_truth.csv")
+    write_csv(pd.concat([sp, ns], ignore_index=True), root / "ground_truth.csv", float_format=None)
 
 
 def _speech_mix_table(root: Path, opts: dict, seed: int) -> pd.DataFrame:

@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from . import synth
 from .splits import stratified_split
-from .vocalset import _write_csv_atomic, _write_wav_atomic
+from ..io import write_csv
+from .audio import write_wav
 
 SOUND_CLASSES = (
     "white_noise", "pink_noise", "brown_noise", "tone", "chord", "melody", "clicks",
@@ -126,11 +127,11 @@ def generate_nonspeech_corpus(root: Path, classes: list[str] | None = None, clip
             peak = np.abs(audio).max()
             audio = audio / peak * 0.99 if peak > 0.99 else audio
         path = f"audio/{sound_class}/{sound_class}_{i:02d}.wav"
-        _write_wav_atomic(root / path, audio.astype(np.float32), sample_rate)
+        write_wav(root / path, audio.astype(np.float32), sample_rate)
         rows.append(dict(path=path, speech="non-speech", whispered=False, speaker="", gender="",
                          sound_class=sound_class, transcript="", f0_hz=f0, duration_s=duration_s))
     table = pd.DataFrame(rows)
-    _write_csv_atomic(table, root / "ground_truth.csv")
+    write_csv(table, root / "ground_truth.csv", float_format=None)
     return table
 
 

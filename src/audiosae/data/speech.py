@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from .audio import resample
 from .splits import group_split
-from .vocalset import _write_csv_atomic, _write_wav_atomic
+from ..io import write_csv
+from .audio import write_wav
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_RATE, ESPEAK_PITCH = 1, 3
@@ -148,12 +149,12 @@ def generate_speech_corpus(root: Path, speakers: list[str] | None = None, n_sent
         rng = np.random.default_rng([seed, ord(speaker.name[0]), int(speaker.name[1:]), i, len(style)])
         audio = _normalise(resample(audio, rate, sample_rate), float(rng.uniform(-28.0, -20.0)))
         path = f"audio/{speaker.name}/{speaker.name}_{style}_{i:02d}.wav"
-        _write_wav_atomic(root / path, audio, sample_rate)
+        write_wav(root / path, audio, sample_rate)
         rows.append(dict(path=path, speech="speech", whispered=style == "whispered", speaker=speaker.name,
                          gender=speaker.gender, sound_class="whispered_speech" if style == "whispered" else "speech",
                          transcript=text, duration_s=len(audio) / sample_rate))
     table = pd.DataFrame(rows)
-    _write_csv_atomic(table, root / "ground_truth.csv")
+    write_csv(table, root / "ground_truth.csv", float_format=None)
     return table
 
 

@@ -19,6 +19,8 @@ import soundfile as sf
 from tqdm import tqdm
 
 from audiosae.data import synth
+from audiosae.data.audio import write_wav
+from audiosae.io import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -114,20 +116,6 @@ def _plan_clips(singers: list[str], clips_per_technique: int, duration_s: float,
     return clips
 
 
-def _write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """Write next to the target then rename, so a killed run leaves no truncated .wav."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
-
-
-def _write_csv_atomic(table: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def generate_vocalset_like(root: Path, singers: list[str], clips_per_technique: int, duration_s: float,
                            sample_rate: int, seed: int, progress: bool = True) -> pd.DataFrame:
     """Write a synthetic corpus in the VocalSet 1.1 layout; return and save its ground truth.
@@ -147,10 +135,10 @@ def generate_vocalset_like(root: Path, singers: list[str], clips_per_technique: 
     for clip in tqdm(clips, desc="synthesising VocalSet-like clips", unit="clip", disable=not progress):
         audio = synth.synthesize(clip["technique"], clip["vowel"], clip["f0_hz"], clip["loudness_db"],
                                  clip["_voice"], duration_s, sample_rate, clip["_rng"])
-        _write_wav_atomic(root / clip["path"], audio, sample_rate)
+        write_wav(root / clip["path"], audio, sample_rate)
 
     table = pd.DataFrame([{k: v for k, v in clip.items() if not k.startswith("_")} for clip in clips])
-    _write_csv_atomic(table, root / _GROUND_TRUTH)
+    write_csv(table, root / _GROUND_TRUTH, float_format=None)
     return table
 
 
