@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
@@ -158,11 +159,9 @@ def steering_experiment(reader, sae, layer: int, speech: list[np.ndarray], refer
 
     rows, texts = [], []
     for method, strength in [("none", 0.0)] + [(m, float(s)) for m, s in conditions if float(s) != 0.0]:
-        if method == "none":
+        edit = nullcontext() if method == "none" else splice(reader, layer, steering_edit(method, strength, sae, speech_feats, nonspeech_feats, direction))
+        with edit:
             (hyp_s, nsp_s), (hyp_n, nsp_n) = (transcribe_all(reader, clips, batch_size, max_new_tokens) for clips in (speech, nonspeech))
-        else:
-            with splice(reader, layer, steering_edit(method, strength, sae, speech_feats, nonspeech_feats, direction)):
-                (hyp_s, nsp_s), (hyp_n, nsp_n) = (transcribe_all(reader, clips, batch_size, max_new_tokens) for clips in (speech, nonspeech))
         rows.append({"method": method, "strength": strength, "n_features": n_features if method in METHODS[:2] else 0,
                      "false_detection_rate": false_detection_rate(hyp_n), "wer": word_error_rate(references, hyp_s),
                      "no_speech_prob_nonspeech": float(nsp_n.mean()), "no_speech_prob_speech": float(nsp_s.mean()),
