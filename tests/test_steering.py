@@ -5,12 +5,10 @@ import torch
 
 from audiosae.analysis.steering import (
     difference_shift,
-    false_detection_rate,
-    normalise_text,
     scale_features,
     speech_features,
-    word_error_rate,
 )
+from audiosae.models.asr import false_detection_rate, normalise_text, word_error_rate
 
 
 def test_normalised_text_and_false_detections():
@@ -42,7 +40,7 @@ def test_speech_feature_ties_break_by_mean_difference():
 
 
 def test_no_speech_gate_empties_confident_silence():
-    from audiosae.analysis.steering import gate
+    from audiosae.models.asr import gate
 
     assert gate(["you", "hello there", "you"], np.array([0.9, 0.9, 0.2])) == ["", "", "you"]
     assert gate(["you"], np.array([0.9]), threshold=0.95) == ["you"]

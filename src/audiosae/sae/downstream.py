@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..models.asr import layer_frames, transcribe_all, word_error_rate
 from ..models.splice import sae_reconstruction, splice
 
 
@@ -23,8 +24,6 @@ def _batched(fn, audios, texts, batch_size):
 def whisper_splice_effect(reader, sae, layer: int, audios: list[np.ndarray], texts: list[str], batch_size: int = 8,
                           max_new_tokens: int = 64) -> dict:
     """Cross-entropy and WER of Whisper on ``audios`` clean, with ``sae`` spliced at ``layer``, and mean-ablated."""
-    from ..analysis.steering import layer_frames, transcribe_all, word_error_rate
-
     if not audios:
         raise ValueError("the splice effect needs at least one speech clip with a transcript")
     mean = torch.from_numpy(layer_frames(reader, audios, layer, batch_size).mean(0))
