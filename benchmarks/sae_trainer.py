@@ -16,14 +16,14 @@ GFLOP/s / peak is the fraction of that bound), and os.getloadavg() at start and 
 
 Set-up of the peers, in a separate venv so that the project environment stays clean:
 
-    python -m venv --system-site-packages /work/peers-venv
-    /work/peers-venv/bin/pip install -c <(echo torch==2.13.0) sae-lens dictionary-learning eai-sparsify
-    /work/peers-venv/bin/pip uninstall -y torchvision      # it breaks transformers imports (REFERENCE.md)
+    python -m venv --system-site-packages "$PEERS_VENV"     # PEERS_VENV: a folder of your choice for the peers' venv
+    "$PEERS_VENV/bin/pip" install -c <(echo torch==2.13.0) sae-lens dictionary-learning eai-sparsify
+    "$PEERS_VENV/bin/pip" uninstall -y torchvision      # it breaks transformers imports (REFERENCE.md)
 
 Run (a peer that the interpreter lacks is skipped with a message):
 
     python benchmarks/sae_data.py                                  # once: extract the frames (~6 min)
-    WANDB_MODE=disabled python benchmarks/sae_trainer.py --python /work/peers-venv/bin/python
+    WANDB_MODE=disabled python benchmarks/sae_trainer.py --python "$PEERS_VENV/bin/python"
     python benchmarks/sae_trainer.py --trainers ours,dense --steps 50  # quick look
 
 Writes benchmarks/results/sae_trainer.json and prints a Markdown table.
