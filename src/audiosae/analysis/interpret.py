@@ -2,9 +2,12 @@
 
 Pure functions of codes and the clip table, so that the feature browser (``audiosae.browser``) only
 renders. Everything here works on clip-level codes (one row per clip, in the activation file's order)
-plus frame-level codes for the few clips that are shown.
+plus frame-level codes for the few clips that are shown. :func:`feature_stats` gathers all of it for
+one SAE (:class:`FeatureStats`); the browser renders that.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -173,3 +176,102 @@ def snippet_window(n_frames: int, peak: int, frame_rate: float, seconds: float) 
         return 0, n_frames
     start = min(max(0, peak - width // 2), n_frames - width)
     return start, start + width
+
+
+def peak_frame(act: np.ndarray) -> int:
+    """Frame where a feature's activation over one clip peaks (the middle frame when it never fires)."""
+    return int(np.argmax(act)) if act.max() > 0 else len(act) // 2
+
+
+def class_probes(codes: np.ndarray, table: pd.DataFrame, train: np.ndarray, probe_targets: list[str],
+                 alpha: float = 10.0) -> list[tuple[str, str, np.ndarray]]:
+    """:func:`ridge_probe_weights` of every probe target on the training clips that have a label, as
+    (target, class, weights over features) rows; targets with fewer than two classes there are skipped."""
+    probes = []
+    for target in probe_targets:
+        y = table[target].astype(str).to_numpy()
+        ok = train & (y != "")
+        if len(set(y[ok])) < 2:
+            continue
+        W, classes = ridge_probe_weights(codes[ok], y[ok], alpha)
+        probes += [(target, c, w) for c, w in zip(classes, W)]
+    return probes
+
+
+def strongest_concepts(auroc: pd.DataFrame, n_features: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The :func:`concept_auroc` table with the strength of each association, ``dev`` = |AUROC - 0.5|; per
+    feature, its strongest row (indexed by feature); and that strength per feature (0 where there is none)."""
+    strength = np.zeros(n_features)
+    best = pd.DataFrame()
+    if len(auroc):
+        dev = (auroc["auroc"] - 0.5).abs().to_numpy()
+        auroc = auroc.assign(dev=dev)
+        idx = auroc.groupby("feature")["dev"].idxmax()
+        best = auroc.loc[idx].set_index("feature")
+        strength[best.index.to_numpy()] = best["dev"].to_numpy()
+    return auroc, best, strength
+
+
+def strongest_correlates(corr: pd.DataFrame) -> pd.DataFrame:
+    """Per feature, the :func:`spearman_columns` row with the largest |r| (indexed by feature; NaN r left out)."""
+    if len(corr):
+        c2 = corr.dropna(subset=["r"])
+        if len(c2):
+            c2 = c2.assign(a=c2["r"].abs())
+            return c2.loc[c2.groupby("feature")["a"].idxmax()].set_index("feature")
+    return pd.DataFrame()
+
+
+@dataclass
+class FeatureStats:
+    """Everything the browser shows about one SAE's features, computed from clip-level codes."""
+
+    density: np.ndarray  # fraction of clips on which each feature is active
+    concepts: list[str]  # categorical columns associated with (concept_columns)
+    numeric: list[str]  # numeric columns correlated with (numeric_columns)
+    auroc: pd.DataFrame  # concept_auroc, plus dev = |AUROC - 0.5| when not empty
+    corr: pd.DataFrame  # spearman_columns
+    probes: list[tuple[str, str, np.ndarray]]  # class_probes
+    best_concept: pd.DataFrame  # per feature (index), its strongest auroc row
+    best_correlate: pd.DataFrame  # per feature (index), its strongest corr row
+    best_probe: np.ndarray | None  # per feature, the probes row that weights it most (None without probes)
+    strength: np.ndarray  # per feature, |AUROC - 0.5| of its strongest concept
+    chosen: list[int]  # features to detail (select_features)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.density)
+
+    @property
+    def n_alive(self) -> int:
+        return int((self.density > 0).sum())
+
+    def associations(self, feature: int) -> pd.DataFrame:
+        """The feature's concept associations, strongest first."""
+        a = self.auroc
+        return a[a["feature"] == feature].sort_values("dev", ascending=False) if len(a) else a
+
+    def correlations(self, feature: int) -> pd.DataFrame:
+        """The feature's Spearman correlations, in column order."""
+        c = self.corr
+        return c[c["feature"] == feature] if len(c) else c
+
+
+def feature_stats(codes: np.ndarray, table: pd.DataFrame, splits: np.ndarray, probe_targets: list[str],
+                  concepts: list[str] | None = None, numeric: list[str] | None = None, probe_alpha: float = 10.0,
+                  n_features: int = 32) -> FeatureStats:
+    """Density, concept AUROCs, Spearman correlations and ridge probes (on ``splits == 'train'`` clips) of
+    every feature, each feature's strongest association of each kind, and the ``n_features`` to detail.
+
+    ``table`` is the clip table in the order of ``codes``' rows; ``concepts`` / ``numeric`` as in
+    :func:`concept_columns` / :func:`numeric_columns`."""
+    density = (codes > 0).mean(0)
+    concepts = concept_columns(table, probe_targets, concepts)
+    numeric = numeric_columns(table, numeric)
+    auroc = concept_auroc(codes, table[concepts])
+    corr = spearman_columns(codes, table[numeric].apply(pd.to_numeric, errors="coerce")) if numeric else spearman_columns(codes, table[[]])
+    probes = class_probes(codes, table, splits == "train", probe_targets, probe_alpha)
+    auroc, best, strength = strongest_concepts(auroc, codes.shape[1])
+    chosen = select_features(density, strength, n_features)
+    best_probe = np.abs(np.stack([w for _, _, w in probes])).argmax(0) if probes else None
+    return FeatureStats(density, concepts, numeric, auroc, corr, probes, best, strongest_correlates(corr), best_probe, strength, chosen)

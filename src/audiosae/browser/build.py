@@ -27,14 +27,10 @@ from tqdm.auto import tqdm
 
 from ..analysis.interpret import (
     clip_level_codes,
-    concept_auroc,
-    concept_columns,
     encode_rows,
-    numeric_columns,
-    ridge_probe_weights,
-    select_features,
+    feature_stats,
+    peak_frame,
     snippet_window,
-    spearman_columns,
     top_clips,
 )
 from ..data.audio import load_audio
@@ -156,57 +152,26 @@ def build_sae_page(
         frame_rate = float(acts.h5.attrs["frame_rate"])
         offsets = acts.offsets
         codes = clip_level_codes(sae, acts, layer, unit)
-        density = (codes > 0).mean(0)
-        concepts = concept_columns(table, probe_targets, opt.concepts)
-        numeric = numeric_columns(table, opt.numeric)
-        auroc = concept_auroc(codes, table[concepts])
-        corr = spearman_columns(codes, table[numeric].apply(pd.to_numeric, errors="coerce")) if numeric else spearman_columns(codes, table[[]])
-        probes = []  # (target, class, weights over features)
-        train = splits == "train"
-        for target in probe_targets:
-            y = table[target].astype(str).to_numpy()
-            ok = train & (y != "")
-            if len(set(y[ok])) < 2:
-                continue
-            W, classes = ridge_probe_weights(codes[ok], y[ok], opt.probe_alpha)
-            probes += [(target, c, w) for c, w in zip(classes, W)]
-
-        F = codes.shape[1]
-        strength = np.zeros(F)
-        best = {}
-        if len(auroc):
-            dev = (auroc["auroc"] - 0.5).abs().to_numpy()
-            auroc = auroc.assign(dev=dev)
-            idx = auroc.groupby("feature")["dev"].idxmax()
-            best = auroc.loc[idx].set_index("feature")
-            strength[best.index.to_numpy()] = best["dev"].to_numpy()
-        chosen = select_features(density, strength, opt.n_features)
-        chosen_set = set(chosen)
+        stats = feature_stats(codes, table, splits, probe_targets, opt.concepts, opt.numeric, opt.probe_alpha, opt.n_features)
+        density, concepts, numeric, probes = stats.density, stats.concepts, stats.numeric, stats.probes
+        F = stats.n_features
+        chosen_set = set(stats.chosen)
 
         # The feature table: every feature, one row.
-        best_corr = {}
-        if len(corr):
-            c2 = corr.dropna(subset=["r"])
-            if len(c2):
-                c2 = c2.assign(a=c2["r"].abs())
-                best_corr = c2.loc[c2.groupby("feature")["a"].idxmax()].set_index("feature")
-        if probes:
-            P = np.stack([w for _, _, w in probes])  # (n_probe_rows, F)
-            best_probe = np.abs(P).argmax(0)
         rows = []
         for f in range(F):
             row = {"feature": f, "density": _finite(density[f], 5), "detail": f in chosen_set}
             if density[f] == 0:  # dead: nothing to associate
                 rows.append(row)
                 continue
-            if f in getattr(best, "index", []):
-                b = best.loc[f]
+            if f in stats.best_concept.index:
+                b = stats.best_concept.loc[f]
                 row.update(concept=f"{b['concept']}={b['value']}", auroc=_finite(b["auroc"], 3), strength=_finite(b["dev"], 3), mean_diff=_finite(b["mean_diff"], 3))
-            if f in getattr(best_corr, "index", []):
-                b = best_corr.loc[f]
+            if f in stats.best_correlate.index:
+                b = stats.best_correlate.loc[f]
                 row.update(correlate=str(b["variable"]), r=_finite(b["r"], 3))
             if probes:
-                t, c, w = probes[best_probe[f]]
+                t, c, w = probes[stats.best_probe[f]]
                 row.update(probe=f"{t}={c}", weight=_finite(w[f], 3))
             rows.append(row)
 
@@ -223,7 +188,7 @@ def build_sae_page(
         with atomic_dir(out_dir) as tmp:
             (tmp / "audio").mkdir()
             (tmp / "spec").mkdir()
-            for f in tqdm(chosen, desc=f"browser layer {layer} s={cfg.get('sparsity')}", disable=not progress):
+            for f in tqdm(stats.chosen, desc=f"browser layer {layer} s={cfg.get('sparsity')}", disable=not progress):
                 clip_rows = []
                 snippets, traces = [], []
                 for rank, i in enumerate(top_clips(codes, f, opt.n_clips)):
@@ -231,7 +196,7 @@ def build_sae_page(
                         a, b = offsets[i]
                         frame_cache[i] = encode_rows(sae, frames[a:b])
                     act = frame_cache[i][:, f]
-                    peak = int(np.argmax(act)) if act.max() > 0 else len(act) // 2
+                    peak = peak_frame(act)
                     start, stop = snippet_window(len(act), peak, frame_rate, opt.snippet_s)
                     if i not in audio_cache:
                         audio_cache[i] = load_audio(audio_root / table["path"].iloc[i], SAMPLE_RATE)
@@ -261,16 +226,14 @@ def build_sae_page(
                     spans = feature_strip(snippets, traces, tmp / spec_rel)
                     for row, (x0, x1) in zip(clip_rows, spans):
                         row["px"] = [x0, x1]
-                assoc = auroc[auroc["feature"] == f].sort_values("dev", ascending=False) if len(auroc) else auroc
-                fcorr = corr[corr["feature"] == f] if len(corr) else corr
                 details[str(f)] = {
                     "clips": clip_rows,
                     "spectrogram": spec_rel,
                     "associations": [
                         {"concept": r.concept, "value": r.value, "auroc": _finite(r.auroc, 3), "mean_diff": _finite(r.mean_diff, 4), "n": int(r.n)}
-                        for r in assoc.itertuples()
+                        for r in stats.associations(f).itertuples()
                     ],
-                    "correlations": [{"variable": r.variable, "r": _finite(r.r, 3)} for r in fcorr.itertuples()],
+                    "correlations": [{"variable": r.variable, "r": _finite(r.r, 3)} for r in stats.correlations(f).itertuples()],
                     "probes": sorted(
                         ({"target": t, "class": c, "weight": _finite(w[f], 4)} for t, c, w in probes),
                         key=lambda d: -abs(d["weight"] or 0),
@@ -306,7 +269,7 @@ def build_sae_page(
                 "details": details,
                 "index_href": "../" * 4 + "index.html",
             }
-            summary = {**summary, "n_detail": len(details), "n_features": F, "n_alive": int((density > 0).sum())}
+            summary = {**summary, "n_detail": len(details), "n_features": F, "n_alive": stats.n_alive}
             (tmp / "index.html").write_text(render_page(data["title"], data), encoding="utf-8")
             (tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     log.info("%s: %d features (%d alive), %d with clips", out_dir, F, summary["n_alive"], len(details))
