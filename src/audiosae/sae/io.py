@@ -4,6 +4,7 @@ variants) + cfg.json. Never pickles.
 cfg.json carries both our keys (variant, sparsity, seed, train_on, ...) and the keys sae-lens reads
 (architecture: topk | jumprelu | standard, d_in, d_sae, k, dtype, device, apply_b_dec_to_input,
 normalize_activations); a BatchTopK SAE is exported as the JumpReLU it is at inference, as sae-lens does.
+What differs between variants (architecture, sparsity keys, extra tensors) comes from the SAE classes.
 
 The trainer works on inputs scaled to unit mean squared norm; on export that scale is folded into the
 weights, so the saved SAE takes and returns raw activations. cfg.json records the scale it folded.
@@ -17,13 +18,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..io import atomic_path, write_json
-from .model import SAE, BatchTopKSAE, JumpReLUSAE, ReLUSAE, TopKSAE, VARIANTS
+from .model import SAE, variant_class
 
 WEIGHTS = "sae.safetensors"
 CFG = "cfg.json"
-
-
-ARCHITECTURE = {"topk": "topk", "batchtopk": "jumprelu", "relu": "standard", "jumprelu": "jumprelu"}
 
 
 def folded_state(sae: SAE, scale: float) -> dict[str, torch.Tensor]:
@@ -35,8 +33,7 @@ def folded_state(sae: SAE, scale: float) -> dict[str, torch.Tensor]:
         "W_dec": (sae.W_dec / scale).detach().cpu().contiguous(),
         "b_dec": (sae.b_dec / scale).detach().cpu().contiguous(),
     }
-    if isinstance(sae, (BatchTopKSAE, JumpReLUSAE)):
-        state["threshold"] = sae.threshold.detach().cpu().float().contiguous()
+    state.update(sae.export_tensors())
     return state
 
 
@@ -50,7 +47,7 @@ def save_sae(sae: SAE, out_dir: str | Path, cfg: dict, scale: float = 1.0) -> No
         "d_in": sae.d_in,
         "d_sae": sae.d_sae,
         "variant": sae.variant,
-        "architecture": ARCHITECTURE[sae.variant],
+        "architecture": sae.architecture,
         **sae.sparsity_cfg(),
         "input_scale": scale,
         "input_scale_folded": True,
@@ -63,16 +60,7 @@ def save_sae(sae: SAE, out_dir: str | Path, cfg: dict, scale: float = 1.0) -> No
 
 
 def sae_from_cfg(cfg: dict) -> SAE:
-    variant = cfg.get("variant")
-    if variant == "topk":
-        return TopKSAE(cfg["d_in"], cfg["d_sae"], cfg["k"])
-    if variant == "batchtopk":
-        return BatchTopKSAE(cfg["d_in"], cfg["d_sae"], cfg["k"])
-    if variant == "relu":
-        return ReLUSAE(cfg["d_in"], cfg["d_sae"], cfg["l1_coefficient"], cfg.get("rms_norm_codes", False))
-    if variant == "jumprelu":
-        return JumpReLUSAE(cfg["d_in"], cfg["d_sae"], cfg["target_l0"])
-    raise ValueError(f"variant {variant!r} is not one of {VARIANTS}")
+    return variant_class(cfg.get("variant")).from_cfg(cfg)
 
 
 def load_sae(out_dir: str | Path, device: str = "cpu") -> tuple[SAE, dict]:
@@ -87,11 +75,9 @@ def load_sae(out_dir: str | Path, device: str = "cpu") -> tuple[SAE, dict]:
     except (ValueError, KeyError) as exc:
         raise ValueError(f"{cfg_path}: {exc}") from None
     state = load_file(str(weights_path), device=device)
-    needed = {"W_enc", "b_enc", "W_dec", "b_dec"} | ({"threshold"} if isinstance(sae, (BatchTopKSAE, JumpReLUSAE)) else set())
+    needed = {"W_enc", "b_enc", "W_dec", "b_dec"} | set(sae.export_tensors())
     missing = needed - set(state)
     if missing:
         raise ValueError(f"{weights_path}: missing tensors {sorted(missing)}")
-    if isinstance(sae, JumpReLUSAE):
-        state["log_threshold"] = state.pop("threshold").clamp_min(1e-30).log()
-    sae.load_state_dict(state)
+    sae.load_state_dict(sae.state_from_export(state))
     return sae.to(device).eval(), cfg

@@ -11,17 +11,25 @@ there.
   thresholds trained with straight-through estimators towards a target L0.
 
 Every variant has ``encode(x) -> dense codes``, ``decode(codes)``, ``forward(x)`` and ``sparse_codes(x)``
-(row-sorted COO: rows, latents, values) used by the fast trainer.
+(row-sorted COO: rows, latents, values), and carries everything the trainer (sae/train.py) and the checkpoint
+format (sae/io.py) need, so that neither names a class: see :class:`SAE`.
+
+Adding a variant: subclass :class:`SAE`; set ``variant`` (the name in configs and cfg.json), ``sparsity_key``
+(the config key listing its swept sparsity values) and ``architecture`` (sae-lens's export name); implement
+``activation``, ``from_sparsity``, ``from_cfg``, ``sparsity_cfg`` and the training hook (``dense_codes``, or
+``select_active`` with ``sparse_training = True``), plus ``export_tensors`` / ``state_from_export`` if it has
+a threshold. Defining the class registers it. Then add the name to config/schema.yaml's ``variants`` enum and
+its sparsity list key to the schema's sae section.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-VARIANTS = ("topk", "batchtopk", "relu", "jumprelu")
 ENCODER_INIT_SCALE = 1.0 / math.sqrt(3.0)  # encoder columns at init, relative to the unit decoder rows
 
 
@@ -35,10 +43,44 @@ def k_from_sparsity(sparsity: float, d_sae: int) -> int:
     return k
 
 
-class SAE(nn.Module):
-    """Shared parameters, initialisation and decoding; subclasses define the activation."""
+VARIANT_CLASSES: dict[str, type["SAE"]] = {}  # variant name -> class, filled as the classes are defined
 
-    variant = "base"
+
+class SAE(nn.Module):
+    """Shared parameters, initialisation and decoding; subclasses define the activation and the hooks below.
+
+    Training (sae/train.py): ``init_from_sample`` once after b_dec; then per step either ``select_active``
+    (``sparse_training``: the active entries feed the sparse decoder) or ``dense_codes`` (autograd through
+    dense codes, plus the variant's sparsity loss). Checkpoints (sae/io.py): ``architecture``,
+    ``sparsity_cfg``, ``export_tensors`` on save; ``from_cfg`` and ``state_from_export`` on load.
+    """
+
+    variant: str = "base"  # name in configs and cfg.json; a subclass that sets it is registered
+    sparsity_key: str | None = None  # config key of the swept sparsity values
+    architecture: str | None = None  # sae-lens's name for the inference rule of the export
+    sparse_training = False  # True: trained through select_active and the sparse decoder
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "variant" not in cls.__dict__:  # an intermediate base class, or a subclass reusing a variant
+            return
+        if not cls.sparsity_key or not cls.architecture:
+            raise TypeError(f"SAE variant {cls.variant!r} ({cls.__name__}) must set sparsity_key and architecture")
+        known = VARIANT_CLASSES.get(cls.variant)
+        if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise ValueError(f"SAE variant {cls.variant!r} is already defined by {known.__qualname__}")
+        VARIANT_CLASSES[cls.variant] = cls
+
+    # ---- construction
+    @classmethod
+    def from_sparsity(cls, d_in: int, d_sae: int, sparsity: float, options: Mapping | None = None) -> "SAE":
+        """The SAE for one swept sparsity value (in this variant's meaning); ``options`` is the sae config."""
+        raise NotImplementedError(f"{cls.__name__} does not define from_sparsity")
+
+    @classmethod
+    def from_cfg(cls, cfg: Mapping) -> "SAE":
+        """The (untrained) SAE that a saved cfg.json describes."""
+        raise NotImplementedError(f"{cls.__name__} does not define from_cfg")
 
     def __init__(self, d_in: int, d_sae: int):
         super().__init__()
@@ -48,9 +90,34 @@ class SAE(nn.Module):
         self.W_dec = nn.Parameter(torch.empty(d_sae, d_in))
         self.b_dec = nn.Parameter(torch.zeros(d_in))
 
-    # ---- what the checkpoint records besides the tensors
+    # ---- checkpoint
     def sparsity_cfg(self) -> dict:
+        """What cfg.json records besides the tensors (read back by ``from_cfg``)."""
         return {}
+
+    def export_tensors(self) -> dict[str, torch.Tensor]:
+        """Exported tensors besides W_enc, b_enc, W_dec, b_dec, on the CPU. They act on pre-activations,
+        which folding the input scale leaves unchanged, so they are saved as they are."""
+        return {}
+
+    def state_from_export(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The module's state dict from the exported tensors (the inverse of ``export_tensors``)."""
+        return state
+
+    # ---- training hooks
+    @torch.no_grad()
+    def init_from_sample(self, x: torch.Tensor) -> None:
+        """Set what depends on the data, once, after the weights and b_dec (``x``: scaled rows)."""
+
+    def select_active(self, pre: torch.Tensor, cfg) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sparse training (run without autograd): row-sorted COO (rows, latents, values) of the entries of
+        the pre-activations that the decoder sees. ``cfg`` is the TrainConfig."""
+        raise NotImplementedError(f"{type(self).__name__} has no sparse training path")
+
+    def dense_codes(self, pre: torch.Tensor, cfg) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense training: (codes, sparsity loss) from the pre-activations; the loss is added to the
+        reconstruction error. ``cfg`` is the TrainConfig. Default: the activation and no loss."""
+        return self.activation(pre), pre.new_zeros(())
 
     @torch.no_grad()
     def init_weights(self, generator: torch.Generator | None = None, encoder_scale: float = ENCODER_INIT_SCALE) -> None:
@@ -95,10 +162,12 @@ class SAE(nn.Module):
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-8))
 
 
-class TopKSAE(SAE):
-    """x -> TopK(ReLU((x - b_dec) W_enc + b_enc)) -> codes W_dec + b_dec."""
+class _KSAE(SAE):
+    """Base of the variants with k active latents per row (exactly, or on average over a batch), trained on
+    the sparse path; sparsity is paper A's s."""
 
-    variant = "topk"
+    sparsity_key = "sparsities"
+    sparse_training = True
 
     def __init__(self, d_in: int, d_sae: int, k: int):
         super().__init__(d_in, d_sae)
@@ -106,8 +175,30 @@ class TopKSAE(SAE):
             raise ValueError(f"k must be in [1, d_sae={d_sae}], got {k}")
         self.k = k
 
+    @classmethod
+    def from_sparsity(cls, d_in, d_sae, sparsity, options=None):
+        """Paper A's s (k = int((1 - s) d_sae)), or k itself when sparsity >= 1."""
+        return cls(d_in, d_sae, int(sparsity) if sparsity >= 1 else k_from_sparsity(sparsity, d_sae))
+
+    @classmethod
+    def from_cfg(cls, cfg):
+        return cls(cfg["d_in"], cfg["d_sae"], cfg["k"])
+
     def sparsity_cfg(self) -> dict:
         return {"k": self.k}
+
+
+class TopKSAE(_KSAE):
+    """x -> TopK(ReLU((x - b_dec) W_enc + b_enc)) -> codes W_dec + b_dec."""
+
+    variant = "topk"
+    architecture = "topk"
+
+    def select_active(self, pre, cfg):
+        # Raw top-k values: sparse_decode applies the ReLU (and its gradient mask) itself.
+        vals, lat = pre.topk(self.k, dim=-1, sorted=False)
+        rows = torch.arange(pre.shape[0], device=pre.device).repeat_interleave(self.k)
+        return rows, lat.reshape(-1), vals.reshape(-1)
 
     def encode_sparse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The k largest activations per row (ReLU applied) and their latent indices."""
@@ -131,21 +222,28 @@ class TopKSAE(SAE):
         return rows, indices.reshape(-1), values.reshape(-1)
 
 
-class BatchTopKSAE(SAE):
+class BatchTopKSAE(_KSAE):
     """Training: keep the k * batch largest activations of the whole batch (Bussmann et al. 2024).
     Inference: a JumpReLU with one global ``threshold`` (running mean of the smallest kept activation)."""
 
     variant = "batchtopk"
+    architecture = "jumprelu"  # what it is at inference, as sae-lens exports it
 
     def __init__(self, d_in: int, d_sae: int, k: int):
-        super().__init__(d_in, d_sae)
-        if not 1 <= k <= d_sae:
-            raise ValueError(f"k must be in [1, d_sae={d_sae}], got {k}")
-        self.k = k
+        super().__init__(d_in, d_sae, k)
         self.register_buffer("threshold", torch.zeros(d_sae))  # one value, stored per latent (sae-lens layout)
 
     def sparsity_cfg(self) -> dict:
         return {"k": self.k, "threshold": float(self.threshold[0])}
+
+    def export_tensors(self):
+        return {"threshold": self.threshold.detach().cpu().float().contiguous()}
+
+    def select_active(self, pre, cfg):
+        rows, lat, vals = self.batch_select(pre)
+        if vals.numel():
+            self.update_threshold(float(vals.min()), cfg.threshold_momentum)
+        return rows, lat, vals
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
         return pre * (pre > self.threshold).to(pre.dtype) * (pre > 0).to(pre.dtype)
@@ -169,10 +267,21 @@ class ReLUSAE(SAE):
     """ReLU codes; trained with an L1 penalty (weight ``l1_coef``) on codes times decoder norms."""
 
     variant = "relu"
+    sparsity_key = "l1_coefficients"
+    architecture = "standard"
 
     def __init__(self, d_in: int, d_sae: int, l1_coef: float, rms_norm_codes: bool = False):
         super().__init__(d_in, d_sae)
         self.l1_coef, self.rms_norm_codes = float(l1_coef), bool(rms_norm_codes)
+
+    @classmethod
+    def from_sparsity(cls, d_in, d_sae, sparsity, options=None):
+        """The L1 weight; ``options['rms_norm_codes']`` selects the scale-free penalty."""
+        return cls(d_in, d_sae, sparsity, (options or {}).get("rms_norm_codes", False))
+
+    @classmethod
+    def from_cfg(cls, cfg):
+        return cls(cfg["d_in"], cfg["d_sae"], cfg["l1_coefficient"], cfg.get("rms_norm_codes", False))
 
     def sparsity_cfg(self) -> dict:
         return {"l1_coefficient": self.l1_coef, "rms_norm_codes": self.rms_norm_codes}
@@ -185,6 +294,10 @@ class ReLUSAE(SAE):
         if self.rms_norm_codes:  # divide by the row's RMS: sum|c| / rms(c), independent of the scale
             weighted = weighted / codes.pow(2).mean(1, keepdim=True).add(1e-12).sqrt() / math.sqrt(self.d_sae)
         return self.l1_coef * weighted.sum(1).mean()
+
+    def dense_codes(self, pre, cfg):
+        codes = self.activation(pre)
+        return codes, self.sparsity_loss(codes)
 
 
 class _StepSTE(torch.autograd.Function):
@@ -226,6 +339,8 @@ class JumpReLUSAE(SAE):
     """codes = pre * H(pre - threshold) with a learned per-latent threshold (stored as log_threshold)."""
 
     variant = "jumprelu"
+    sparsity_key = "target_l0s"
+    architecture = "jumprelu"
 
     def __init__(self, d_in: int, d_sae: int, target_l0: float, bandwidth: float = 0.001, init_threshold: float = 0.001):
         super().__init__(d_in, d_sae)
@@ -238,8 +353,27 @@ class JumpReLUSAE(SAE):
     def threshold(self) -> torch.Tensor:
         return self.log_threshold.exp()
 
+    @classmethod
+    def from_sparsity(cls, d_in, d_sae, sparsity, options=None):
+        """The target L0."""
+        return cls(d_in, d_sae, sparsity)
+
+    @classmethod
+    def from_cfg(cls, cfg):
+        return cls(cfg["d_in"], cfg["d_sae"], cfg["target_l0"])
+
     def sparsity_cfg(self) -> dict:
         return {"target_l0": self.target_l0}
+
+    def export_tensors(self):
+        return {"threshold": self.threshold.detach().cpu().float().contiguous()}
+
+    def state_from_export(self, state):
+        state["log_threshold"] = state.pop("threshold").clamp_min(1e-30).log()
+        return state
+
+    def init_from_sample(self, x):
+        self.init_threshold(x)
 
     @torch.no_grad()
     def init_threshold(self, x: torch.Tensor) -> None:
@@ -262,16 +396,31 @@ class JumpReLUSAE(SAE):
         t = self.threshold
         return _JumpSTE.apply(pre, t, self.bandwidth), _StepSTE.apply(pre, t, self.bandwidth).sum(1).mean()
 
+    def dense_codes(self, pre, cfg):
+        codes, l0 = self.train_codes(pre)
+        return codes, cfg.l0_coef * (l0 / self.target_l0 - 1.0).pow(2)
 
-def build_sae(variant: str, d_in: int, d_sae: int, sparsity: float, rms_norm_codes: bool = False) -> SAE:
+
+def variant_class(name: str) -> type[SAE]:
+    """The SAE class registered under ``name``."""
+    try:
+        return VARIANT_CLASSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown SAE variant {name!r}; known variants: {', '.join(VARIANT_CLASSES)}") from None
+
+
+def sparsity_key(variant: str) -> str:
+    """The config key listing the swept sparsity values of ``variant`` (e.g. relu -> l1_coefficients)."""
+    return variant_class(variant).sparsity_key
+
+
+def build_sae(variant: str, d_in: int, d_sae: int, sparsity: float, rms_norm_codes: bool | None = None,
+              options: Mapping | None = None) -> SAE:
     """The SAE of ``variant`` with its sparsity parameter in that variant's meaning:
     topk / batchtopk: paper A's s (k = int((1 - s) d_sae)), or k itself when sparsity >= 1;
-    relu: the L1 weight; jumprelu: the target L0."""
-    if variant in ("topk", "batchtopk"):
-        k = int(sparsity) if sparsity >= 1 else k_from_sparsity(sparsity, d_sae)
-        return (TopKSAE if variant == "topk" else BatchTopKSAE)(d_in, d_sae, k)
-    if variant == "relu":
-        return ReLUSAE(d_in, d_sae, sparsity, rms_norm_codes)
-    if variant == "jumprelu":
-        return JumpReLUSAE(d_in, d_sae, sparsity)
-    raise ValueError(f"unknown SAE variant {variant!r}; choose from {VARIANTS}")
+    relu: the L1 weight; jumprelu: the target L0. ``options`` is the sae config (variants read their
+    options from it); ``rms_norm_codes``, when given, overrides its entry."""
+    options = dict(options or {})
+    if rms_norm_codes is not None:
+        options["rms_norm_codes"] = rms_norm_codes
+    return variant_class(variant).from_sparsity(d_in, d_sae, sparsity, options)

@@ -3,9 +3,11 @@ b_dec started at the geometric median (or mean) of a sample, Adam with warm-up a
 unit-norm decoder atoms, gradient clipping, an auxiliary loss (AuxK) reviving dead latents, bf16 autocast on
 CUDA, and checkpoints from which an interrupted run resumes to the same final weights.
 
-TopK and BatchTopK take the fast path: one dense pre-activation GEMM without autograd, then
-:func:`audiosae.sae.sparse.sparse_decode`, whose backward touches only the active latents.
-ReLU (L1) and JumpReLU train densely.
+The loop names no variant: each SAE class supplies its hooks (see :class:`audiosae.sae.model.SAE`).
+Variants with ``sparse_training`` (TopK, BatchTopK) take the fast path: one dense pre-activation GEMM
+without autograd, the variant's ``select_active``, then :func:`audiosae.sae.sparse.sparse_decode`, whose
+backward touches only the active latents. The others (ReLU with L1, JumpReLU) train densely through
+``dense_codes``, which also gives their sparsity loss.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from ..io import atomic_path
-from .model import SAE, BatchTopKSAE, JumpReLUSAE, ReLUSAE, TopKSAE
+from .model import SAE
 from .sparse import sparse_decode
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class TrainConfig:
     dead_after_rows: int = 50_000
     seed: int = 0
     b_dec_init: str = "geometric_median"  # geometric_median | mean | zeros
+    # read by the variants' training hooks:
     l0_coef: float = 1.0  # JumpReLU: weight of (L0 / target - 1)^2
     threshold_momentum: float = 0.99  # BatchTopK: running mean of the smallest kept activation
     autocast: bool = True  # bf16 autocast of the encoder GEMM on CUDA
@@ -187,8 +190,7 @@ def train_sae(
             sae.b_dec.copy_(sample.mean(0))
         elif cfg.b_dec_init != "zeros":
             raise ValueError(f"unknown b_dec_init {cfg.b_dec_init!r}; use geometric_median, mean or zeros")
-        if isinstance(sae, JumpReLUSAE):
-            sae.init_threshold(sample[:20_000])
+        sae.init_from_sample(sample[:20_000])
     sae.to(device)
     opt = _make_optimizer(sae, cfg, device)
     rows_since_fired = torch.zeros(sae.d_sae, dtype=torch.long, device=device)
@@ -201,7 +203,7 @@ def train_sae(
             log.info("resumed from %s at step %d", checkpoint, start)
     stream = batches(start) if callable(batches) else batches
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.autocast and device.type == "cuda")
-    fast = isinstance(sae, (TopKSAE, BatchTopKSAE))
+    fast = sae.sparse_training
     end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
     bar = tqdm(range(start, end), desc=f"train {sae.variant} SAE", unit="step", disable=not progress, mininterval=2.0)
     for step in bar:
@@ -214,14 +216,7 @@ def train_sae(
             with torch.no_grad(), autocast:
                 pre = torch.addmm(sae.b_enc, x - sae.b_dec, sae.W_enc).float()
             with torch.no_grad():
-                if isinstance(sae, TopKSAE):
-                    vals, lat = pre.topk(sae.k, dim=-1, sorted=False)
-                    rows = torch.arange(x.shape[0], device=device).repeat_interleave(sae.k)
-                    vals, lat = vals.reshape(-1), lat.reshape(-1)
-                else:
-                    rows, lat, vals = sae.batch_select(pre)
-                    if vals.numel():
-                        sae.update_threshold(float(vals.min()), cfg.threshold_momentum)
+                rows, lat, vals = sae.select_active(pre, cfg)
             x_c = x - sae.b_dec
             x_hat = sparse_decode(x_c, sae.W_enc, sae.b_enc, sae.W_dec, rows, lat, vals) + sae.b_dec
             recon = (x_hat - x).pow(2).sum(-1).mean()
@@ -232,14 +227,7 @@ def train_sae(
         else:
             with autocast:
                 pre = sae.pre_activations(x).float()
-            if isinstance(sae, JumpReLUSAE):
-                codes, l0 = sae.train_codes(pre)
-                aux = cfg.l0_coef * (l0 / sae.target_l0 - 1.0).pow(2)
-            elif isinstance(sae, ReLUSAE):
-                codes = sae.activation(pre)
-                aux = sae.sparsity_loss(codes)
-            else:
-                raise TypeError(f"no training rule for {type(sae).__name__}")
+            codes, aux = sae.dense_codes(pre, cfg)
             x_hat = sae.decode(codes)
             recon = (x_hat - x).pow(2).sum(-1).mean()
             loss = recon + aux
@@ -270,6 +258,6 @@ def train_sae(
     return scale, history
 
 
-def train_topk(sae: TopKSAE, batches, init_sample, cfg: TrainConfig, device="cpu", progress: bool = True, **kw):
+def train_topk(sae: SAE, batches, init_sample, cfg: TrainConfig, device="cpu", progress: bool = True, **kw):
     """Backward-compatible name of :func:`train_sae`."""
     return train_sae(sae, batches, init_sample, cfg, device, progress, **kw)
