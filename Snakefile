@@ -1,6 +1,10 @@
 # Sparse autoencoders on audio foundation models: the study workflow.
-# Default: `snakemake --cores all` (offline, CPU). Full study: see README.
-from snakemake.utils import min_version, validate
+# Default: `snakemake --cores all` (offline, CPU). Full study: see README. Layout and recipes: docs/DESIGN.md.
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+from audiosae.config import check_config, load_schema, validate_config
 
 min_version("8.20")
 
@@ -12,9 +16,13 @@ if not workflow.overwrite_configfiles:
 
 
 
-validate(config, "config/schema.yaml", set_default=True)
+# Defaults filled in from the schema once; then every check across fields. Errors: one line naming the key.
+SCHEMA = Path(workflow.basedir) / "config" / "schema.yaml"
+validate_config(config, SCHEMA)
+check_config(config, sae_schema=load_schema(SCHEMA)["properties"]["sae"])
 
 
+# Each file below adds its targets to TARGET_FUNCTIONS (rules/common.smk) and marks its own local rules.
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
@@ -24,7 +32,6 @@ include: "rules/probing.smk"
 include: "rules/figures.smk"
 include: "rules/disentanglement.smk"
 include: "rules/browser.smk"
-include: "rules/eeg.smk"
 include: "rules/paper_b_common.smk"
 include: "rules/stability.smk"
 include: "rules/concepts.smk"
@@ -32,39 +39,20 @@ include: "rules/steering.smk"
 include: "rules/acoustics.smk"
 
 
-# On a cluster these run on the submit host: light bookkeeping, and downloads (compute nodes are often offline).
-localrules:
-    all,
-    prepare_model,
-    clip_table,
-    reconstruction_table,
-    probing_table,
-    figure_probing,
-    figure_reconstruction,
-    disentanglement_table,
-    dimensions_table,
-    regression_table,
-    layer_profile,
-    figure_disentanglement,
-    sae_tables,
-    figure_sae,
-    figures,
-    browser_index,
-    figure_stability,
-    figure_concept_ablation,
-    figure_steering,
-    acoustic_tables,
-    figure_acoustics,
+if config["eeg"]["enabled"]:
+
+    include: "rules/eeg.smk"
 
 
 rule all:
     input:
-        all_targets(),
-        paper_b_targets(),  # rules/paper_b_common.smk: stability, concept ablation, steering
+        study_targets(),
     default_target: True
+    localrule: True
 
 
 rule figures:
     """Every figure (the targets under results/figures/), drawn from the existing tables; see rules/figures.smk."""
     input:
-        [t for t in all_targets() + paper_b_targets() if t.startswith("results/figures/")],
+        [t for t in study_targets() if t.startswith("results/figures/")],
+    localrule: True

@@ -4,11 +4,6 @@
 include: "acoustics_common.smk"
 
 
-wildcard_constraints:
-    expansion="[0-9.]+",
-    l1="[0-9.e-]+",
-
-
 rule acoustic_labels:
     input:
         activations="results/activations/{dataset}/{model}.h5",
@@ -39,37 +34,11 @@ rule acoustic_labels:
         "../workflow/scripts/acoustic_labels.py"
 
 
-rule acoustic_sae:
-    input:
-        activations="results/activations/{dataset}/{model}.h5",
-        clips="resources/datasets/{dataset}/clips.csv",
-    output:
-        weights=f"{AC_SAE_DIR}/sae.safetensors",
-        cfg=f"{AC_SAE_DIR}/cfg.json",
-        metrics=f"{AC_SAE_DIR}/metrics.json",
-    params:
-        sae=ACOUSTICS["sae"],
-        seed=config["seed"],
-        device=config["device"],
-    log:
-        "results/logs/acoustics/{dataset}/{model}/sae_layer{layer}_x{expansion}_l1_{l1}.log",
-    benchmark:
-        "results/benchmarks/acoustics/{dataset}/{model}/sae_layer{layer}_x{expansion}_l1_{l1}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=120,
-    conda:
-        "../envs/sae.yaml"
-    script:
-        "../workflow/scripts/acoustic_sae.py"
-
-
 rule acoustic_probe:
     input:
         activations="results/activations/{dataset}/{model}.h5",
         labels=f"{AC_DIR}/frame_labels.csv",
-        saes=acoustic_sae_cfgs,
+        saes=lambda wildcards: [f"{d}/cfg.json" for d in acoustic_sae_dirs(wildcards)],
     output:
         accuracy=f"{AC_DIR}/probes/layer{{layer}}_accuracy.csv",
         top=f"{AC_DIR}/probes/layer{{layer}}_top.csv",
@@ -106,6 +75,7 @@ rule acoustic_tables:
         "results/logs/acoustics/{dataset}/{model}/tables.log",
     benchmark:
         "results/benchmarks/acoustics/{dataset}/{model}/tables.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -119,6 +89,7 @@ rule acoustic_tables:
 rule figure_acoustics:
     input:
         accuracy="results/tables/acoustics/{dataset}/{model}_probes.csv",
+        code=plot_code("acoustics.py"),
     output:
         report(
             expand("results/figures/{{dataset}}/{{model}}/acoustic_probes.{ext}", ext=config["figures"]["formats"]),
@@ -129,6 +100,7 @@ rule figure_acoustics:
         "results/logs/figures/{dataset}/{model}/acoustic_probes.log",
     benchmark:
         "results/benchmarks/figures/{dataset}/{model}/acoustic_probes.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -143,8 +115,7 @@ rule codec_steering:
     input:
         model="resources/models/{model}",
         clips="resources/datasets/{dataset}/clips.csv",
-        sae=lambda wildcards: AC_SAE_CFG.format(dataset=wildcards.dataset, model=wildcards.model, layer=0,
-                                                expansion=f"{AC_STEER['expansion']:g}", l1=f"{AC_STEER['l1']:g}"),
+        sae=lambda wildcards: f"{acoustic_folder(PLAN, wildcards.dataset, wildcards.model, 0, AC_STEER['expansion'], AC_STEER['l1'])}/cfg.json",
         params="results/acoustics/{dataset}/{model}/probes/layer0_params",
     output:
         table=report(
@@ -177,6 +148,7 @@ rule codec_steering:
 rule figure_codec_steering:
     input:
         table="results/tables/acoustics/{dataset}/{model}_steering.csv",
+        code=plot_code("acoustics.py"),
     output:
         report(
             expand("results/figures/{{dataset}}/{{model}}/codec_steering.{ext}", ext=config["figures"]["formats"]),
@@ -187,6 +159,7 @@ rule figure_codec_steering:
         "results/logs/figures/{dataset}/{model}/codec_steering.log",
     benchmark:
         "results/benchmarks/figures/{dataset}/{model}/codec_steering.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -200,8 +173,7 @@ rule figure_codec_steering:
 rule generation_progress:
     input:
         trajectory=lambda wildcards: AC_GEN["trajectories"][wildcards.trajectory],
-        sae=AC_SAE_CFG.format(dataset=AC_DATASET, model=AC_GEN_MODEL, layer=AC_GEN["layer"],
-                              expansion=f"{AC_GEN['expansion']:g}", l1=f"{AC_GEN['l1']:g}"),
+        sae=f"{acoustic_folder(PLAN, AC_DATASET, AC_GEN_MODEL, AC_GEN['layer'], AC_GEN['expansion'], AC_GEN['l1'])}/cfg.json",
         params=f"results/acoustics/{AC_DATASET}/{AC_GEN_MODEL}/probes/layer{AC_GEN['layer']}_params",
     output:
         progress="results/tables/acoustics/generation/{trajectory}_progress.csv",
@@ -231,6 +203,7 @@ rule figure_generation:
     input:
         progress="results/tables/acoustics/generation/{trajectory}_progress.csv",
         settling="results/tables/acoustics/generation/{trajectory}_settling.csv",
+        code=plot_code("acoustics.py"),
     output:
         report(
             expand("results/figures/generation/{{trajectory}}.{ext}", ext=config["figures"]["formats"]),
@@ -241,6 +214,7 @@ rule figure_generation:
         "results/logs/figures/generation/{trajectory}.log",
     benchmark:
         "results/benchmarks/figures/generation/{trajectory}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,36 +1,24 @@
-# Paper C's acoustic-property branch (rules/acoustics.smk): names and target lists from the config's acoustics section.
+# Paper C's acoustic-property branch (rules/acoustics.smk): names and target lists from the config's acoustics
+# section; its SAE grid (width x L1 weight) is the plan's acoustics sweep, trained by train_sae.
+from audiosae.plan import acoustic_dataset, acoustic_folder, acoustic_folders, acoustic_layers, acoustic_models
+
 ACOUSTICS = config["acoustics"]
-AC_DATASET = ACOUSTICS["dataset"] or next(iter(config["datasets"]))
-AC_MODELS = ACOUSTICS["models"] or MODELS
+AC_DATASET = acoustic_dataset(config)
+AC_MODELS = acoustic_models(config)
 AC_STEER = ACOUSTICS["steering"]
 AC_GEN = ACOUSTICS["generation"]
 AC_GEN_MODEL = AC_GEN["model"] or AC_MODELS[0]
 AC_DIR = "results/acoustics/{dataset}/{model}"
-AC_SAE_DIR = "results/acoustics/{dataset}/{model}/sae/layer{layer}/relu-x{expansion}-l1_{l1}"
-AC_SAE_CFG = "results/acoustics/{dataset}/{model}/sae/layer{layer}/relu-x{expansion}-l1_{l1}/cfg.json"
 
 
-def acoustic_sae_cfgs(wildcards):
-    """The cfg.json of every acoustic SAE (width x L1 weight) of one layer."""
-    return [
-        AC_SAE_CFG.format(dataset=wildcards.dataset, model=wildcards.model, layer=wildcards.layer,
-                          expansion=f"{x:g}", l1=f"{l1:g}")
-        for x in ACOUSTICS["sae"]["expansions"]
-        for l1 in ACOUSTICS["sae"]["l1_coefficients"]
-    ]
+def acoustic_sae_dirs(wildcards):
+    """Every SAE of the grid on one layer."""
+    return acoustic_folders(PLAN, wildcards.dataset, wildcards.model, int(wildcards.layer))
 
 
 def acoustic_layer_tables(wildcards, kind):
     return [f"results/acoustics/{wildcards.dataset}/{wildcards.model}/probes/layer{layer}_{kind}.csv"
-            for layer in acoustic_layers(wildcards.model)]
-
-
-def acoustic_layers(model):
-    """The configured layers the model has (a codec latent has only layer 0)."""
-    from audiosae.models.registry import get_model_spec
-
-    have = get_model_spec(model).layers
-    return [layer for layer in ACOUSTICS["layers"] if layer in have] or have[:1]
+            for layer in acoustic_layers(config, wildcards.model)]
 
 
 def acoustics_targets():
@@ -52,3 +40,6 @@ def acoustics_targets():
             targets += [f"results/tables/acoustics/generation/{name}_settling.csv"]
             targets += [f"results/figures/generation/{name}.{ext}" for ext in config["figures"]["formats"]]
     return targets
+
+
+TARGET_FUNCTIONS.append(acoustics_targets)

@@ -1,5 +1,4 @@
 # Layerwise activations: one HDF5 per dataset x model (layout in DESIGN.md).
-from audiosae.config import model_options
 
 
 rule extract_activations:

@@ -1,5 +1,10 @@
-# Feature browser: one static HTML page per SAE (audio snippets, spectrograms, concepts, probe weights)
-# and results/browser/index.html linking them all; opens from disk, no server.
+# Feature browser: one static HTML page per SAE of the main sweep (audio snippets, spectrograms, concepts, probe
+# weights) and results/browser/index.html linking them all; opens from disk, no server.
+
+
+TARGET_FUNCTIONS.append(lambda: ["results/browser/index.html"] if config["browser"]["enabled"] else [])
+
+
 rule browser_sae:
     input:
         unpack(browser_association_tables),
@@ -16,9 +21,9 @@ rule browser_sae:
         audio_root=dataset_root,
         seed=config["seed"],
     log:
-        "results/logs/browser/{dataset}/{model}/layer{layer}/{variant}-s{sparsity}-seed{seed}.log",
+        "results/logs/browser/{dataset}/{model}/layer{layer}/{sweep}/{variant}-{width}-s{sparsity}-seed{seed}.log",
     benchmark:
-        "results/benchmarks/browser/{dataset}/{model}/layer{layer}/{variant}-s{sparsity}-seed{seed}.tsv"
+        "results/benchmarks/browser/{dataset}/{model}/layer{layer}/{sweep}/{variant}-{width}-s{sparsity}-seed{seed}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -38,6 +43,7 @@ rule browser_index:
         "results/logs/browser/index.log",
     benchmark:
         "results/benchmarks/browser/index.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=500,

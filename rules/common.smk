@@ -1,91 +1,87 @@
-# Names, wildcards and target lists derived from the validated config.
+# Names, wildcards and target lists derived from the validated config. Every SAE path and its options come from
+# the study's plan (audiosae.plan): branches ask it for their SAE folders and activation files.
 import re
 from pathlib import Path
 
-import yaml
-
-from audiosae.config import check_config, sae_config, sae_layers, sae_variants, sparsity_tag
+from audiosae.config import archive_sources, model_options, sae_config, sae_layers
 from audiosae.data.kinds import get_kind
-from audiosae.models.registry import get_model_spec
+from audiosae.plan import ACTIVATIONS, SAE_TEMPLATE, SWEEPS, sae_plan, study_datasets
 
-with open(Path(workflow.basedir) / "config" / "schema.yaml") as _f:
-    check_config(config, sae_schema=yaml.safe_load(_f)["properties"]["sae"])
-
-DATASETS = list(config["datasets"])
+DATASETS = list(config["datasets"])  # the configured datasets: every dataset-level analysis runs on these
+STUDY_DATASETS = study_datasets(config)  # and the corpora a branch adds (the EEG stimuli): prepared and extracted alike
 MODELS = config["models"]
-SAE_DIR = "results/sae/{dataset}/{model}/layer{layer}/{variant}-s{sparsity}-seed{seed}"
+PLAN = sae_plan(config)
+SAE_DIR = SAE_TEMPLATE
+CLIPS = "resources/datasets/{dataset}/clips.csv"
 
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_]+",
     model="[A-Za-z0-9_]+",
     layer="[0-9]+",
+    sweep="|".join(SWEEPS),
     variant="[a-z]+",
-    sparsity="[0-9.]+",
+    width="x[0-9.]+|d[0-9]+",
+    sparsity="[0-9.e-]+",
     seed="[0-9]+",
+
+
+# Each .smk file adds a function returning its targets; `rule all` and `rule figures` (Snakefile) collect them.
+TARGET_FUNCTIONS = []
+
+
+def study_targets():
+    return [t for fn in TARGET_FUNCTIONS for t in fn()]
+
+
+def planned_sae(wildcards):
+    """The planned SAE of a train_sae (or browser) job; a folder the plan does not list is an error naming it."""
+    return PLAN.at(SAE_DIR.format(**{k: wildcards[k] for k in ("dataset", "model", "layer", "sweep", "variant", "width", "sparsity", "seed")}))
+
+
+def sae_inputs(wildcards):
+    """Inputs of a train_sae job: the activations and clips of its dataset, and the model for Whisper's splice cost."""
+    sae = planned_sae(wildcards)
+    inputs = {"activations": sae.activations, "clips": CLIPS.format(dataset=sae.dataset)}
+    if sae.downstream:
+        inputs["model"] = f"resources/models/{sae.model}"
+    return inputs
+
+
+def sae_dirs(dataset, model, layers=None):
+    """The main sweep's own SAEs of one dataset x model (optionally restricted to some layers)."""
+    return [s.path for s in PLAN.select(sweep="main", dataset=dataset, model=model, swept=True) if layers is None or s.layer in layers]
 
 
 def dataset_root(wildcards):
     return f"resources/datasets/{wildcards.dataset}"
 
 
-# Each variant sweeps its own sparsity parameter: s (topk, batchtopk), L1 weight (relu), target L0 (jumprelu).
-SAE_SPARSITY_KEY = {"topk": "sparsities", "batchtopk": "sparsities", "relu": "l1_coefficients", "jumprelu": "target_l0s"}
-
-
-def sae_dirs(dataset, model, layers=None):
-    """Every SAE folder of one dataset x model (optionally restricted to some layers)."""
-    cfg = sae_config(config, dataset)
-    return [
-        SAE_DIR.format(dataset=dataset, model=model, layer=layer, variant=variant, sparsity=sparsity_tag(s), seed=seed)
-        for layer in (layers if layers is not None else sae_layers(config, model, dataset))
-        for variant in sae_variants(config, dataset)
-        for s in cfg[SAE_SPARSITY_KEY[variant]]
-        for seed in cfg["seeds"]
-    ]
-
-
-def downstream_inputs(wildcards):
-    """The model folder, when the SAE's metrics include Whisper's splice cost (sae.downstream): sweep SAEs
-    (not paper B's extra seeds) of Whisper models, trained on frames, on datasets with transcripts."""
-    cfg = sae_config(config, wildcards.dataset)
-    wanted = (
-        cfg["downstream"]["enabled"]
-        and cfg["train_on"] == "frames"
-        and get_model_spec(wildcards.model).family == "whisper"
-        and get_kind(DATASET_KINDS[wildcards.dataset]).transcripts
-        and SAE_DIR.format(**dict(wildcards.items())) in sae_dirs(wildcards.dataset, wildcards.model)
-    )
-    return {"model": f"resources/models/{wildcards.model}"} if wanted else {}
-
-
 def figure_paths(dataset, model, name):
     return [f"results/figures/{dataset}/{model}/{name}.{ext}" for ext in config["figures"]["formats"]]
 
 
-def all_targets():
+def dataset_targets():
     targets = []
     for dataset in DATASETS:
         for model in MODELS:
             if config["datasets"][dataset]["probe_targets"]:  # datasets without labels to probe skip probing
                 targets += figure_paths(dataset, model, "probing")
             targets += figure_paths(dataset, model, "reconstruction")
-            targets += disentanglement_targets(dataset, model)  # rules/disentanglement.smk
             for name in ("sparsity_statistics", "feature_density", "training_curves"):
                 targets += figure_paths(dataset, model, name)
-    if config["browser"]["enabled"]:
-        targets.append("results/browser/index.html")
-    targets += eeg_targets()  # rules/eeg.smk
-    targets += acoustics_targets()  # rules/acoustics.smk
     return targets
 
 
+TARGET_FUNCTIONS.append(dataset_targets)
+
+
 # Datasets: kinds, audio folders, archives to download (audiosae.data.kinds).
-DATASET_KINDS = {name: ds["kind"] for name, ds in config["datasets"].items()}
+DATASET_KINDS = {name: ds["kind"] for name, ds in STUDY_DATASETS.items()}
 
 
 def datasets_of_kind(kind):
-    """Wildcard regex matching exactly the configured datasets of one kind."""
+    """Wildcard regex matching exactly the study's datasets of one kind."""
     return "|".join(re.escape(n) for n, k in sorted(DATASET_KINDS.items()) if k == kind)
 
 
@@ -95,33 +91,18 @@ def dataset_audio(wildcards):
 
 
 def dataset_source(name):
-    return get_kind(DATASET_KINDS[name]).source(config["datasets"][name])
+    return get_kind(DATASET_KINDS[name]).source(STUDY_DATASETS[name])
 
 
-def archive_sources():
-    """Archive file name -> Source, for every dataset that downloads one (shared between datasets)."""
-    sources = {}
-    for name in DATASET_KINDS:
-        source = dataset_source(name)
-        if source is None:
-            continue
-        if source.filename in sources and sources[source.filename] != source:
-            raise ValueError(f"datasets.{name}: {source.filename} is configured twice with different url or checksum")
-        sources[source.filename] = source
-    return sources
-
-
-ARCHIVES = archive_sources()
+ARCHIVES = archive_sources(config, STUDY_DATASETS)
 
 
 def prepare_inputs(wildcards):
-    ds = config["datasets"][wildcards.dataset]
-    inputs = {}
+    ds = STUDY_DATASETS[wildcards.dataset]
+    inputs = dict(get_kind(ds["kind"]).inputs(ds))
     source = dataset_source(wildcards.dataset)
     if source is not None:
         inputs["archive"] = f"resources/downloads/{source.filename}"
-    if ds["kind"] == "folder":
-        inputs["labels"] = ds["labels"]
     return inputs
 
 
@@ -130,13 +111,9 @@ BROWSER_DIR = SAE_DIR.replace("results/sae/", "results/browser/", 1)
 
 
 def browser_pages():
-    """The index.html of every SAE's browser folder."""
-    return [
-        str(Path(d.replace("results/sae/", "results/browser/", 1)) / "index.html")
-        for dataset in DATASETS
-        for model in MODELS
-        for d in sae_dirs(dataset, model)
-    ]
+    """The index.html of every main-sweep SAE's browser folder."""
+    return [f"{d.replace('results/sae/', 'results/browser/', 1)}/index.html" for dataset in DATASETS for model in MODELS
+            for d in sae_dirs(dataset, model)]
 
 
 def browser_association_tables(wildcards):
@@ -145,3 +122,8 @@ def browser_association_tables(wildcards):
         f"assoc_{name}": pattern.format(dataset=wildcards.dataset, model=wildcards.model)
         for name, pattern in config["browser"]["association_tables"].items()
     }
+
+
+def plot_code(*modules):
+    """The plotting code (the style and the given modules) as inputs of a figure: a style change redraws it."""
+    return [str(Path(workflow.basedir) / "src" / "audiosae" / "plots" / name) for name in ("style.py", *modules)]

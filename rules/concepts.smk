@@ -39,7 +39,7 @@ rule figure_concept_ablation:
     input:
         curves="results/tables/concepts/{dataset}/{model}.csv",
         summary="results/tables/concepts/{dataset}/{model}.summary.csv",
-        code=PLOT_CODE_B,
+        code=plot_code("paper_b.py"),
     output:
         report(
             expand("results/figures/{{dataset}}/{{model}}/concept_ablation.{ext}", ext=config["figures"]["formats"]),
@@ -50,6 +50,7 @@ rule figure_concept_ablation:
         "results/logs/figures/concept_ablation_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/figures/concept_ablation_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

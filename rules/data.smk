@@ -40,7 +40,7 @@ for _kind in sorted(set(DATASET_KINDS.values())):
         wildcard_constraints:
             dataset=datasets_of_kind(_kind),
         params:
-            dataset=lambda wildcards: config["datasets"][wildcards.dataset],
+            dataset=lambda wildcards: STUDY_DATASETS[wildcards.dataset],
             seed=config["seed"],
         log:
             f"results/logs/data/prepare_{{dataset}}.log",
@@ -66,12 +66,13 @@ rule clip_table:
         clips="resources/datasets/{dataset}/clips.csv",
         report="resources/datasets/{dataset}/clip_report.csv",
     params:
-        dataset=lambda wildcards: config["datasets"][wildcards.dataset],
+        dataset=lambda wildcards: STUDY_DATASETS[wildcards.dataset],
         seed=config["seed"],
     log:
         "results/logs/data/clips_{dataset}.log",
     benchmark:
         "results/benchmarks/data/clips_{dataset}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=2000,

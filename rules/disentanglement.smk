@@ -59,6 +59,7 @@ rule disentanglement_table:
         "results/logs/tables/disentanglement_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/tables/disentanglement_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -82,6 +83,7 @@ rule dimensions_table:
         "results/logs/tables/dimensions_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/tables/dimensions_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -105,6 +107,7 @@ rule regression_table:
         "results/logs/tables/regression_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/tables/regression_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -128,6 +131,7 @@ rule layer_profile:
         "results/logs/tables/layer_profile_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/tables/layer_profile_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -141,6 +145,7 @@ rule layer_profile:
 rule figure_disentanglement:
     input:
         lambda wildcards: f"results/tables/{DIS_FIGURES[wildcards.figure][0]}/{wildcards.dataset}/{wildcards.model}.csv",
+        code=plot_code("figures.py"),
     output:
         report(
             expand("results/figures/{{dataset}}/{{model}}/{{figure}}.{ext}", ext=config["figures"]["formats"]),
@@ -155,6 +160,7 @@ rule figure_disentanglement:
         "results/logs/figures/{figure}_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/figures/{figure}_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

@@ -40,8 +40,11 @@ def profile_inputs(wildcards):
     return inputs
 
 
-def disentanglement_targets(dataset, model):
+def disentanglement_targets():
     """Figures (and through them every table) of this file, when the analysis is switched on."""
     if not DIS_CFG["enabled"]:
         return []
-    return [p for name in DIS_FIGURES for p in figure_paths(dataset, model, name)]
+    return [p for dataset in DATASETS for model in MODELS for name in DIS_FIGURES for p in figure_paths(dataset, model, name)]
+
+
+TARGET_FUNCTIONS.append(disentanglement_targets)

@@ -4,31 +4,7 @@
 include: "eeg_common.smk"
 
 
-if EEG_SRC == "simulated":
-
-    rule eeg_stimuli_simulated:
-        output:
-            runs=f"{EEG_STIM}/runs.csv",
-            clips=f"{EEG_STIM}/clips.csv",
-            audio=directory(f"{EEG_STIM}/audio"),
-        params:
-            sim=EEG["simulation"],
-            chunk_s=EEG["chunk_s"],
-            seed=EEG["seed"],
-        log:
-            "results/logs/eeg/stimuli_simulated.log",
-        benchmark:
-            "results/benchmarks/eeg/stimuli_simulated.tsv"
-        threads: 1
-        resources:
-            mem_mb=2000,
-            runtime=10,
-        conda:
-            "../envs/data.yaml"
-        script:
-            "../workflow/scripts/eeg_stimuli.py"
-
-else:
+if EEG_SRC == "broderick":
 
     rule eeg_download_broderick_common:
         output:
@@ -75,99 +51,13 @@ else:
         script:
             "../workflow/scripts/eeg_download.py"
 
-    rule eeg_stimuli_broderick:
-        input:
-            [f"{EEG_BIDS}/{eeg_bids.stimulus_file(r)}" for r in EEG_RUNS],
-        output:
-            runs=f"{EEG_STIM}/runs.csv",
-            clips=f"{EEG_STIM}/clips.csv",
-            audio=directory(f"{EEG_STIM}/audio"),
-        params:
-            bids=EEG_BIDS,
-            runs=EEG_RUNS,
-            chunk_s=EEG["chunk_s"],
-        log:
-            "results/logs/eeg/stimuli_broderick.log",
-        benchmark:
-            "results/benchmarks/eeg/stimuli_broderick.tsv"
-        threads: 1
-        resources:
-            mem_mb=4000,
-            runtime=30,
-        conda:
-            "../envs/eeg.yaml"
-        script:
-            "../workflow/scripts/eeg_stimuli.py"
-
-
-rule eeg_activations:
-    input:
-        clips=f"{EEG_STIM}/clips.csv",
-        audio=f"{EEG_STIM}/audio",
-        model=f"resources/models/{EEG_MODEL}",
-    output:
-        f"results/eeg/{EEG_SRC}/activations/{EEG_MODEL}.h5",
-    params:
-        activations=config["activations"],
-        device=config["device"],
-        seed=EEG["seed"],
-        model=EEG_MODEL,
-        source=EEG_SRC,
-    log:
-        f"results/logs/eeg/activations_{EEG_SRC}_{EEG_MODEL}.log",
-    benchmark:
-        f"results/benchmarks/eeg/activations_{EEG_SRC}_{EEG_MODEL}.tsv"
-    threads: 1  # a short job: one thread, so that it never waits for both cores of a small machine to be free
-    priority: 10  # see extract_activations
-    resources:
-        mem_mb=6000,
-        runtime=120,
-    conda:
-        "../envs/models.yaml"
-    script:
-        "../workflow/scripts/eeg_activations.py"
-
-
-if not EEG["sae"]["path"]:
-
-    rule eeg_sae:
-        input:
-            activations=f"results/eeg/{EEG_SRC}/activations/{EEG_MODEL}.h5",
-            clips=f"{EEG_STIM}/clips.csv",
-        output:
-            weights=f"{EEG_SAE}/sae.safetensors",
-            cfg=f"{EEG_SAE}/cfg.json",
-            metrics=f"{EEG_SAE}/metrics.json",
-        params:
-            sae=EEG["sae"],
-            layer=EEG["layer"],
-            seed=EEG["seed"],
-            model=EEG_MODEL,
-            source=EEG_SRC,
-            device=config["device"],
-        log:
-            f"results/logs/eeg/sae_{EEG_SRC}_{EEG_MODEL}.log",
-        benchmark:
-            f"results/benchmarks/eeg/sae_{EEG_SRC}_{EEG_MODEL}.tsv"
-        threads: 1
-        priority: 2  # see extract_activations
-        resources:
-            mem_mb=4000,
-            runtime=60,
-        conda:
-            "../envs/sae.yaml"
-        script:
-            "../workflow/scripts/eeg_sae.py"
-
 
 if EEG_SRC == "simulated":
 
     rule eeg_simulate:
         input:
-            runs=f"{EEG_STIM}/runs.csv",
-            clips=f"{EEG_STIM}/clips.csv",
-            audio=f"{EEG_STIM}/audio",
-            activations=f"results/eeg/{EEG_SRC}/activations/{EEG_MODEL}.h5",
+            **EEG_STIMULI,
+            activations=EEG_ACTIVATIONS,
             sae=f"{EEG_SAE}/cfg.json",
         output:
             recordings=f"{EEG_SIM}/recordings.csv",
@@ -216,10 +106,8 @@ rule eeg_preprocess:
 
 rule eeg_features:
     input:
-        runs=f"{EEG_STIM}/runs.csv",
-        clips=f"{EEG_STIM}/clips.csv",
-        audio=f"{EEG_STIM}/audio",
-        activations=f"results/eeg/{EEG_SRC}/activations/{EEG_MODEL}.h5",
+        **EEG_STIMULI,
+        activations=EEG_ACTIVATIONS,
         sae=f"{EEG_SAE}/cfg.json",
     output:
         f"{EEG_RES}/features.h5",
@@ -275,6 +163,7 @@ rule figure_eeg:
     input:
         tables=[f"results/tables/eeg/{EEG_SRC}/{EEG_MODEL}/{t}.csv" for t in EEG_TABLES],
         eeg=f"results/eeg/{EEG_SRC}/preprocessed/{EEG_LISTENERS[0]}.h5",
+        code=plot_code("figures.py"),
     output:
         report(
             [f"results/figures/eeg/{EEG_SRC}/{EEG_MODEL}/{name}.{ext}" for name in EEG_FIGURES for ext in config["figures"]["formats"]],
@@ -288,6 +177,7 @@ rule figure_eeg:
         f"results/logs/figures/eeg_{EEG_SRC}_{EEG_MODEL}.log",
     benchmark:
         f"results/benchmarks/figures/eeg_{EEG_SRC}_{EEG_MODEL}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=2000,

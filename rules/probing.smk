@@ -41,6 +41,7 @@ rule probing_table:
         "results/logs/tables/probing_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/tables/probing_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

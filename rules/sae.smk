@@ -1,22 +1,22 @@
-# Sparse autoencoders: one job per dataset x model x layer x variant x sparsity x seed.
+# Sparse autoencoders: one job per SAE of the study's plan (audiosae.plan: the main sweep, the EEG SAE, paper C's
+# acoustic grid), all under one path template with their complete options from the plan.
 
 
 rule train_sae:
     input:
-        unpack(downstream_inputs),
-        activations="results/activations/{dataset}/{model}.h5",
-        clips="resources/datasets/{dataset}/clips.csv",
+        unpack(sae_inputs),
     output:
         weights=f"{SAE_DIR}/sae.safetensors",
         cfg=f"{SAE_DIR}/cfg.json",
         metrics=f"{SAE_DIR}/metrics.json",
     params:
-        sae=lambda wildcards: sae_config(config, wildcards.dataset),
+        options=lambda wildcards: planned_sae(wildcards).options,
+        meta=lambda wildcards: planned_sae(wildcards).cfg_meta(),
         device=config["device"],
     log:
-        "results/logs/sae/{dataset}/{model}/layer{layer}/{variant}-s{sparsity}-seed{seed}.log",
+        "results/logs/sae/{dataset}/{model}/layer{layer}/{sweep}/{variant}-{width}-s{sparsity}-seed{seed}.log",
     benchmark:
-        "results/benchmarks/sae/{dataset}/{model}/layer{layer}/{variant}-s{sparsity}-seed{seed}.tsv"
+        "results/benchmarks/sae/{dataset}/{model}/layer{layer}/{sweep}/{variant}-{width}-s{sparsity}-seed{seed}.tsv"
     threads: 1
     priority: 2  # see extract_activations
     resources:
@@ -41,6 +41,7 @@ rule reconstruction_table:
         "results/logs/tables/reconstruction_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/tables/reconstruction_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

@@ -14,7 +14,7 @@ rule stability_table:
         ),
         cosines="results/tables/stability/{dataset}/{model}.cosines.csv",
     params:
-        plan=lambda wildcards: stability_plan_for(wildcards.model),
+        plan=lambda wildcards: stability_plan_for(config, wildcards.model),
         folders=stability_folders,
         sparsity=STAB["sparsity"],
         seed=config["seed"],
@@ -36,7 +36,7 @@ rule figure_stability:
     input:
         table="results/tables/stability/{dataset}/{model}.csv",
         cosines="results/tables/stability/{dataset}/{model}.cosines.csv",
-        code=PLOT_CODE_B,
+        code=plot_code("paper_b.py"),
     output:
         report(
             expand("results/figures/{{dataset}}/{{model}}/stability.{ext}", ext=config["figures"]["formats"]),
@@ -47,6 +47,7 @@ rule figure_stability:
         "results/logs/figures/stability_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/figures/stability_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

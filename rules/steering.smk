@@ -40,7 +40,7 @@ rule steering:
 rule figure_steering:
     input:
         table="results/tables/steering/{dataset}/{model}.csv",
-        code=PLOT_CODE_B,
+        code=plot_code("paper_b.py"),
     output:
         report(
             expand("results/figures/{{dataset}}/{{model}}/steering.{ext}", ext=config["figures"]["formats"]),
@@ -51,6 +51,7 @@ rule figure_steering:
         "results/logs/figures/steering_{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/figures/steering_{dataset}_{model}.tsv"
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

@@ -341,8 +341,10 @@ def test_default_study_can_name_every_registered_model(name):
 
     opts = {name: {"trust_remote_code": True}} if MODELS[name].needs_remote_code else {}
     cfg = _config(models=[name], model_options=opts)
-    if 2 not in MODELS[name].layers:  # codecs have one layer (0): the paper B corpus's SAEs go there
+    if 2 not in MODELS[name].layers:  # codecs have one layer (0): the paper B corpus's SAEs and analyses go there
         cfg["datasets"]["speech_mix"]["sae"]["layers"] = [0]
+        for section in ("stability", "concepts", "acoustics"):
+            cfg[section]["layers"] = [0]
     if name == "crepe_tiny":  # 16-wide conv layers x4 = 64 latents: s = .99 leaves none, and the check says where
         with pytest.raises(ConfigError, match=r"sae.sparsities: .* for model crepe_tiny layer 2"):
             check_config(cfg)

@@ -22,15 +22,16 @@ with Activations(snakemake.input.activations) as acts:
 probe = dict(p.probe)
 max_train = probe.pop("max_train_frames")
 accs, tops = [], []
-runs = [("dense", None, None, None)] + [("sae", Path(c).parent, *Path(c).parent.name.split("-", 2)[1:]) for c in snakemake.input.saes]
-for kind, folder, xtag, ltag in runs:
+runs = [("dense", None)] + [("sae", Path(c).parent) for c in snakemake.input.saes]
+for kind, folder in runs:
     if kind == "dense":
         feats, meta = dense, {"features": "dense", "expansion": np.nan, "l1": np.nan, "l0": np.nan}
     else:
         sae, cfg = load_sae(folder)
         with torch.no_grad():
             feats = sae.encode(torch.as_tensor(dense)).numpy()
-        meta = {"features": "sae", "expansion": float(xtag[1:]), "l1": float(ltag[3:]), "l0": float((feats > 0).sum(1).mean())}
+        meta = {"features": "sae", "expansion": float(cfg["expansion"]), "l1": float(cfg["l1_coefficient"]),
+                "l0": float((feats > 0).sum(1).mean())}
     acc, top, raw = probe_properties(feats, labels, max_train_frames=max_train, seed=p.seed, **probe)
     params = Path(snakemake.output.params)
     params.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,8 @@ with threadpool_limits(snakemake.threads):
         probing["targets"],
         seed=snakemake.params.seed,
         n_boot=probing["n_bootstrap"],
-        protocols=tuple(probing.get("protocols", ["logreg"])),
-        adam=probing.get("adam"),
+        protocols=tuple(probing["protocols"]),
+        adam=probing["adam"],
     )
 table.insert(0, "model", w.model)
 table.insert(0, "dataset", w.dataset)

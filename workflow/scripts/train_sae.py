@@ -1,4 +1,4 @@
-"""Train one SAE on one layer and save checkpoint and metrics (with Whisper's splice cost when asked)."""
+"""Train one planned SAE on one layer and save checkpoint and metrics (with Whisper's splice cost when planned)."""
 from functools import partial
 from pathlib import Path
 
@@ -7,17 +7,17 @@ from audiosae.sae.downstream import speech_clips, whisper_splice_effect
 from audiosae.sae.pipeline import train_layer_sae
 
 w = snakemake.wildcards
+opts = snakemake.params.options
 log = setup(snakemake.threads, int(w.seed), snakemake.log[0])
 device = resolve_device(snakemake.params.device)
 downstream = None
 if "model" in snakemake.input.keys():
     from audiosae.models.registry import load_activation_model
 
-    opts = snakemake.params.sae["downstream"]
     reader = load_activation_model(w.model, snakemake.input.model, device=str(device), with_decoder=True)
-    audios, texts = speech_clips(snakemake.input.clips, opts["max_clips"])
+    audios, texts = speech_clips(snakemake.input.clips, opts["downstream"]["max_clips"])
     downstream = partial(whisper_splice_effect, reader, layer=int(w.layer), audios=audios, texts=texts,
-                         batch_size=opts["batch_size"], max_new_tokens=opts["max_new_tokens"])
+                         batch_size=opts["downstream"]["batch_size"], max_new_tokens=opts["downstream"]["max_new_tokens"])
 train_layer_sae(
     snakemake.input.activations,
     snakemake.input.clips,
@@ -25,8 +25,8 @@ train_layer_sae(
     layer=int(w.layer),
     sparsity=float(w.sparsity),
     seed=int(w.seed),
-    sae_cfg=snakemake.params.sae,
-    meta={"dataset": w.dataset, "model": w.model, "hook_name": f"encoder.layers.{w.layer}"},
+    sae_cfg=opts,
+    meta=snakemake.params.meta,
     device=device,
     variant=w.variant,
     downstream=downstream,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..models.asr import NO_SPEECH_THRESHOLD, false_detection_rate, gate, layer_frames, transcribe_all, word_error_rate  # noqa: F401 (NO_SPEECH_THRESHOLD: plots.paper_b imports it from here)
+from ..models.asr import false_detection_rate, gate, layer_frames, transcribe_all, word_error_rate
 from .concepts import auroc_per_feature
 
 

@@ -5,6 +5,7 @@ A kind declares
   ``path`` values are relative to resources/datasets/<name>/ and start with it);
 - ``extra_outputs``: other files its preparation writes there (e.g. ground_truth.csv);
 - ``source(opts)``: the archive to download (url, file name, checksum), or None;
+- ``inputs(opts)``: other files its preparation reads (a folder dataset's labels, the EEG stimulus WAVs);
 - ``prepare(root, opts, seed, archive)``: generate, extract or link the audio;
 - ``clip_table(root, opts, seed)``: one row per clip (id, path, split, labels), before the checks;
 - ``required_labels(opts)``: label columns that may not be empty.
@@ -20,7 +21,7 @@ from typing import Callable
 
 import pandas as pd
 
-from . import checks, esc50, folder, librispeech, nonspeech, nsynth, speech, splits, vocalset, vocalsound
+from . import checks, eeg_stimuli, esc50, folder, librispeech, nonspeech, nsynth, speech, splits, vocalset, vocalsound
 from ..io import write_csv
 from .download import Source, extract_into
 
@@ -35,6 +36,7 @@ class Kind:
     clip_table: Callable
     required_labels: Callable[[dict], list]
     source: Callable[[dict], Source | None] = lambda opts: None
+    inputs: Callable[[dict], dict] = lambda opts: {}
     extra_outputs: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""
     transcripts: bool = False  # a 'transcript' column with the spoken text (empty for non-speech clips)
@@ -186,7 +188,13 @@ KINDS: dict[str, Kind] = {
         description="VocalSound 16 kHz (laughter, sighs, coughs, ...)"),
     "folder": Kind(
         "folder", folder.AUDIO_DIR, _folder_prepare, folder.clip_table, _folder_required,
+        inputs=lambda opts: {"labels": opts["labels"]},
         description="your own folder of audio files plus a CSV of labels"),
+    # Added by the eeg section (audiosae.plan.study_datasets), not listed under datasets.
+    "eeg_stimuli": Kind(
+        "eeg_stimuli", "audio", eeg_stimuli.prepare, eeg_stimuli.clip_table, lambda opts: [],
+        inputs=eeg_stimuli.inputs, extra_outputs=eeg_stimuli.EXTRA_OUTPUTS,
+        description="the speech the EEG listeners hear (eSpeak NG runs, or Broderick et al.'s stimulus WAVs), in chunks"),
 }
 
 

@@ -1,6 +1,6 @@
 """Run a model with one layer's output replaced by a function of it (an SAE reconstruction, edited codes).
 
-    sae, cfg = load_sae(".../layer2/topk-s0.9-seed0")
+    sae, cfg = load_sae(".../layer2/main/topk-x4-s0.9-seed0")
     with splice(reader, 2, sae_reconstruction(sae)):
         acts = reader.layer_activations(audios)          # every later layer sees the SAE's output
     with splice(whisper, 2, sae_edit(sae, lambda z: z.index_fill(1, dead, 0.0))):

@@ -109,7 +109,7 @@ def steering_figure(table: pd.DataFrame, out: list[str | Path], title: str = "")
     """Per steered layer: the trade-off (false speech detection rate on non-speech vs WER on speech) of each
     method over its strengths, from the unsteered model (star); below it, where the table has it, Whisper's own
     no-speech probability on non-speech (solid) and speech (dashed) clips against strength."""
-    from ..analysis.steering import NO_SPEECH_THRESHOLD
+    from ..models.asr import NO_SPEECH_THRESHOLD
 
     apply_style()
     layers = sorted(table["layer"].unique())

@@ -54,20 +54,21 @@ def evaluate(sae: SAE, batches, device: str | torch.device = "cpu") -> tuple[dic
 
 
 def train_config(sae_cfg: dict, seed: int, d_sae: int) -> TrainConfig:
+    """The trainer's options from a validated sae section (the schema filled in every default: no fallbacks here)."""
     return TrainConfig(
         steps=sae_cfg["steps"],
         batch_size=sae_cfg["batch_size"],
         lr=sae_cfg["lr"],
-        warmup_frac=sae_cfg.get("warmup_frac", 0.05),
-        decay_frac=sae_cfg.get("decay_frac", 0.2),
-        grad_clip=sae_cfg.get("grad_clip", 1.0),
-        aux_k=min(sae_cfg.get("aux_k", 256), d_sae),
-        aux_coef=sae_cfg.get("aux_coef", 1 / 32),
-        dead_after_rows=sae_cfg.get("dead_after_rows", 50_000),
-        b_dec_init=sae_cfg.get("b_dec_init", "geometric_median"),
-        l0_coef=sae_cfg.get("l0_coef", 1.0),
-        autocast=sae_cfg.get("autocast", True),
-        checkpoint_every=sae_cfg.get("checkpoint_every", 0),
+        warmup_frac=sae_cfg["warmup_frac"],
+        decay_frac=sae_cfg["decay_frac"],
+        grad_clip=sae_cfg["grad_clip"],
+        aux_k=min(sae_cfg["aux_k"], d_sae),
+        aux_coef=sae_cfg["aux_coef"],
+        dead_after_rows=sae_cfg["dead_after_rows"],
+        b_dec_init=sae_cfg["b_dec_init"],
+        l0_coef=sae_cfg["l0_coef"],
+        autocast=sae_cfg["autocast"],
+        checkpoint_every=sae_cfg["checkpoint_every"],
         seed=seed,
     )
 
@@ -81,9 +82,9 @@ def train_layer_sae(
     seed: int,
     sae_cfg: dict,
     meta: dict,
+    variant: str,
     device: str | torch.device = "cpu",
     progress: bool = True,
-    variant: str | None = None,
     downstream=None,
 ) -> dict:
     """Train one SAE of ``variant`` on one layer, save checkpoint + metrics; return the metrics.
@@ -94,10 +95,9 @@ def train_layer_sae(
     SAE returning a dict, e.g. :func:`audiosae.sae.downstream.whisper_splice_effect` bound to a model and clips)
     adds the model-level cost of splicing the SAE in, under ``metrics['downstream']``.
     """
-    variant = variant or sae_cfg.get("variant", "topk")
     unit = sae_cfg["train_on"]
-    memory_mb = sae_cfg.get("memory_mb", 512)
-    eval_rows = sae_cfg.get("eval_rows", 100_000)
+    memory_mb = sae_cfg["memory_mb"]
+    eval_rows = sae_cfg["eval_rows"]
     out_dir = Path(out_dir)
     clips = pd.read_csv(clips_csv)
     with Activations(activations) as acts:
@@ -105,13 +105,13 @@ def train_layer_sae(
         train_src, train_ranges = row_source(acts, layer, splits, ("train",), unit)
         held_src, held_ranges = row_source(acts, layer, splits, HELD_OUT, unit)
         d_in = train_src.shape[1]
-        d_sae = int(sae_cfg.get("d_sae") or sae_cfg["expansion"] * d_in)
+        d_sae = int(sae_cfg["d_sae"] or sae_cfg["expansion"] * d_in)
         train_cfg = train_config(sae_cfg, seed, d_sae)
         stream = RowStream(train_src, train_ranges, train_cfg.batch_size, seed, memory_mb)
-        sae = build_sae(variant, d_in, d_sae, sparsity, sae_cfg.get("rms_norm_codes", False))
+        sae = build_sae(variant, d_in, d_sae, sparsity, sae_cfg["rms_norm_codes"])
         log.info("layer %d %s: %d train rows (buffer %d), d_in=%d d_sae=%d %s", layer, variant, stream.n_rows,
                  stream.buffer_rows, d_in, d_sae, sae.sparsity_cfg())
-        init_sample = stream.sample(sae_cfg.get("init_rows", 50_000))
+        init_sample = stream.sample(sae_cfg["init_rows"])
         state = out_dir / "train_state.safetensors"
         scale, history = train_sae(sae, stream.batches, init_sample, train_cfg, device, progress,
                                    checkpoint=state if train_cfg.checkpoint_every else None)

@@ -31,9 +31,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
+    """The trainer's options. The workflow builds it from the validated config (sae.pipeline.train_config), every
+    value given; the defaults here are for library use and equal config/schema.yaml's (tests/test_plan.py)."""
+
     steps: int = 1000
     batch_size: int = 256
-    lr: float = 2e-4
+    lr: float = 1e-3
     warmup_frac: float = 0.05
     decay_frac: float = 0.2
     grad_clip: float = 1.0

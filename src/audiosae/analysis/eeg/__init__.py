@@ -2,9 +2,9 @@
 
 Pipeline (each step a function, wired by rules/eeg.smk):
 
-1. Stimuli: speech runs the listeners hear (``build_speech_runs`` renders eSpeak sentences into runs of
-   concatenated speech; the real dataset brings its own WAVs), cut into chunks the model can take
-   (``chunk_runs``: <= 30 s for Whisper) and run through the usual activation extraction.
+1. Stimuli: a dataset of kind ``eeg_stimuli`` (:mod:`audiosae.data.eeg_stimuli`): speech runs the listeners hear
+   (eSpeak sentences, or the real dataset's WAVs) cut into chunks the model can take (<= 30 s for Whisper),
+   prepared, extracted and given their SAE by the study's common rules.
 2. Stimulus features at the EEG rate (``run_features``): the acoustic envelope, its onsets (half-wave
    rectified derivative), dense layer frames and SAE codes, resampled from the model's frame rate.
 3. EEG: simulated (``simulate_listeners``: a planted temporal response function driven by the envelope,
@@ -23,7 +23,7 @@ Pipeline (each step a function, wired by rules/eeg.smk):
    layers; significant = q below the FDR level and a positive gain. SAE features are screened by variance
    (stimulus only), tested one at a time, and the top set jointly (selected on the same data: descriptive).
 
-Modules: ``stimuli`` (1), ``features`` (2), ``simulate`` (3a), ``preprocess`` (3b), ``trf`` (4: CircularTRF and the
+Modules: ``features`` (2), ``simulate`` (3a), ``preprocess`` (3b), ``trf`` (4: CircularTRF and the
 ``mne_trf`` reference), ``analysis`` (5) and ``files`` (the HDF5 files between the workflow steps). Every name is
 re-exported here, so ``from audiosae.analysis import eeg; eeg.X`` works for all of them.
 """
@@ -47,12 +47,9 @@ from .features import (
 from .files import read_eeg, read_features, stimulus_features, write_eeg, write_features
 from .preprocess import preprocess_raw, stimulus_onset
 from .simulate import _topography, choose_planted, envelope_kernel, gaussian_kernel, pink_noise, simulate_listeners
-from .stimuli import build_speech_runs, chunk_runs
 from .trf import CircularTRF, Segment, _xcorr, draw_shifts, make_segment, mne_trf, split_segments
 
 __all__ = [
-    "build_speech_runs",
-    "chunk_runs",
     "to_rate",
     "envelope",
     "onsets",

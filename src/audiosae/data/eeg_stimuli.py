@@ -1,4 +1,10 @@
-"""1. Stimuli: speech runs the listeners hear, cut into chunks the model can take."""
+"""The EEG stimuli as a dataset kind (``eeg_stimuli``): the speech runs the listeners hear, and the chunks of at most
+``chunk_s`` seconds the model takes, whose clip table feeds the study's usual extraction and SAE rules.
+
+Options (filled in by :func:`audiosae.plan.study_datasets` from the eeg section): source (simulated | broderick),
+seed, chunk_s, simulation (eSpeak runs), bids_root and runs (Broderick et al.'s stimuli/audioNN.wav).
+Writes runs.csv (run, path, duration_s) and chunks.csv (the clip table before the checks) beside the audio.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +12,38 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
+
+from ..io import write_csv
+
+EXTRA_OUTPUTS = ("runs.csv", "chunks.csv")
+
+
+def inputs(opts: dict) -> dict:
+    """Broderick's stimulus WAVs (downloaded by the EEG branch); the simulated runs need no input."""
+    if opts["source"] != "broderick":
+        return {}
+    from .eeg_bids import stimulus_file
+
+    return {"stimuli": [f"{opts['bids_root']}/{stimulus_file(r)}" for r in opts["runs"]]}
+
+
+def prepare(root: Path, opts: dict, seed: int, archive=None, progress: bool = True) -> None:
+    root = Path(root)
+    if opts["source"] == "simulated":
+        sim = opts["simulation"]
+        runs = build_speech_runs(root, sim["runs"], sim["run_seconds"], sim["speakers"], sim["n_sentences"],
+                                 seed=opts["seed"], progress=progress)
+    else:
+        from .eeg_bids import stimulus_runs
+
+        runs = stimulus_runs(opts["bids_root"], opts["runs"], root)
+    chunks = chunk_runs(runs, root, opts["chunk_s"])
+    write_csv(runs, root / "runs.csv")
+    write_csv(chunks, root / "chunks.csv")
+
+
+def clip_table(root: Path, opts: dict, seed: int) -> pd.DataFrame:
+    return pd.read_csv(Path(root) / "chunks.csv", keep_default_na=False)
 
 
 def build_speech_runs(root: str | Path, n_runs: int, run_seconds: float, speakers: list[str],
@@ -16,10 +54,10 @@ def build_speech_runs(root: str | Path, n_runs: int, run_seconds: float, speaker
     Writes ``root/audio/run-XX.wav`` and ``root/sentences.csv`` (run, onset_s, offset_s, speaker, text);
     returns the run table (run, path relative to ``root``, duration_s).
     """
-    from ...data.audio import resample
-    from ...data.speech import SENTENCES, _normalise, speak, speaker_from_name
-    from ...data.audio import write_wav
-    from ...io import write_csv
+    from .audio import resample
+    from .speech import SENTENCES, _normalise, speak, speaker_from_name
+    from .audio import write_wav
+    from ..io import write_csv
 
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -64,8 +102,8 @@ def chunk_runs(runs: pd.DataFrame, root: str | Path, chunk_s: float = 20.0, samp
     run, chunk, start_s, duration_s). Every ``valid_every``-th chunk (at least one) is 'valid' (held out from
     SAE training).
     """
-    from ...data.audio import load_audio
-    from ...data.audio import write_wav
+    from .audio import load_audio
+    from .audio import write_wav
 
     root = Path(root)
     rows, n = [], 0
