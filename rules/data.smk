@@ -1,6 +1,9 @@
 # Datasets: downloaded and verified, or generated, or linked from your folder; each ends in a clip table.
 # Every kind (audiosae.data.kinds) declares the folder its audio lives in, under resources/datasets/{dataset}/;
-# clip-table paths are relative to resources/datasets/{dataset}/. Helpers: rules/common.smk.
+# clip-table paths are relative to resources/datasets/{dataset}/. Helpers: rules/common.smk. Each rule's params hold
+# only the options that change its output (audiosae.data.kinds), so editing e.g. probe_targets reruns no data job.
+from audiosae.data.kinds import clip_table_options, preparation_options
+
 if ARCHIVES:
 
     rule download_archive:
@@ -40,7 +43,7 @@ for _kind in sorted(set(DATASET_KINDS.values())):
         wildcard_constraints:
             dataset=datasets_of_kind(_kind),
         params:
-            dataset=lambda wildcards: STUDY_DATASETS[wildcards.dataset],
+            dataset=lambda wildcards: preparation_options(STUDY_DATASETS[wildcards.dataset]),
             seed=config["seed"],
         log:
             f"results/logs/data/prepare_{{dataset}}.log",
@@ -66,7 +69,7 @@ rule clip_table:
         clips="resources/datasets/{dataset}/clips.csv",
         report="resources/datasets/{dataset}/clip_report.csv",
     params:
-        dataset=lambda wildcards: STUDY_DATASETS[wildcards.dataset],
+        dataset=lambda wildcards: clip_table_options(STUDY_DATASETS[wildcards.dataset]),
         seed=config["seed"],
     log:
         "results/logs/data/clips_{dataset}.log",

@@ -161,3 +161,20 @@ def test_eeg_stimuli_kind_from_a_miniature_bids_release(tmp_path):
     assert np.allclose(table["duration_s"], [3, 3, 1] * 2)
     assert (table["split"] == "valid").sum() == 1  # every 5th chunk is held out from SAE training
     assert all((root / p).is_file() for p in table["path"])
+
+
+def test_data_rules_get_only_the_options_that_change_their_output():
+    """Snakemake reruns a job whose params changed: probe targets and SAE overrides must not reach the data rules,
+    and split options reach the clip table but not the prepared audio."""
+    from audiosae.data.kinds import clip_table_options, preparation_options
+
+    base = study("config")["datasets"]["vocalset_synth"]
+    edited = study("config", lambda c: c["datasets"]["vocalset_synth"].update(
+        probe_targets=["gender"], sae={"steps": 10}))["datasets"]["vocalset_synth"]
+    assert clip_table_options(edited) == clip_table_options(base)
+    assert preparation_options(edited) == preparation_options(base)
+    split = study("config", lambda c: c["datasets"]["vocalset_synth"].update(test_singers=["f2"]))["datasets"]["vocalset_synth"]
+    assert preparation_options(split) == preparation_options(base)
+    assert clip_table_options(split) != clip_table_options(base)
+    more = study("config", lambda c: c["datasets"]["vocalset_synth"].update(clips_per_technique=2))["datasets"]["vocalset_synth"]
+    assert preparation_options(more) != preparation_options(base)

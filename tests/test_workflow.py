@@ -141,6 +141,19 @@ def test_rerun_does_nothing(tiny_study):
     assert "Nothing to be done" in out.stdout + out.stderr
 
 
+def test_editing_probe_targets_reruns_only_the_analyses(tiny_study, tmp_path):
+    """A dataset's analysis options are not params of its data rules: after editing probe_targets the finished study
+    re-probes, but prepares, extracts and trains nothing again."""
+    cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    cfg["datasets"]["vocalset_tiny"]["probe_targets"] = ["technique", "gender"]
+    path = tmp_path / "edited.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = snakemake("-n", "--cores", "1", "--configfile", str(path), "--directory", str(tiny_study), "-s", str(REPO / "Snakefile"))
+    ran = set(re.findall(r"^\s*(?:local)?rule (\w+):", out.stdout, flags=re.M))
+    assert "probe_layer" in ran
+    assert not ran & {"prepare_vocalset_synth", "clip_table", "extract_activations", "train_sae"}, sorted(ran)
+
+
 def test_tiny_study_is_deterministic(tiny_study, tmp_path):
     """A second run from scratch gives identical data, activations, tables and checkpoints."""
     import h5py

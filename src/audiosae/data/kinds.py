@@ -204,6 +204,25 @@ def get_kind(name: str) -> Kind:
     return KINDS[name]
 
 
+# What a dataset's options change. Its analysis options never touch the data; the split and check options change
+# the clip table, not the prepared audio. Snakemake reruns a job when its params change, so each data rule gets only
+# the options that change its output (editing probe_targets must not re-extract a 2 GB archive).
+ANALYSIS_OPTIONS = ("probe_targets", "sae")
+CLIP_TABLE_OPTIONS = ("on_bad_audio", "min_duration_s", "min_sample_rate", "test_singers", "test_speakers",
+                      "test_fraction", "valid_fraction", "split_seed", "test_fold", "valid_fold", "group_column",
+                      "label_columns", "required_labels", "file_column", "labels")
+
+
+def clip_table_options(opts: dict) -> dict:
+    """The options that change a dataset's clip table (and its preparation)."""
+    return {k: v for k, v in opts.items() if k not in ANALYSIS_OPTIONS}
+
+
+def preparation_options(opts: dict) -> dict:
+    """The options that change a dataset's prepared audio folder."""
+    return {k: v for k, v in clip_table_options(opts).items() if k not in CLIP_TABLE_OPTIONS}
+
+
 def prepare_dataset(root: str | Path, opts: dict, seed: int, archive: str | Path | None = None,
                     progress: bool = True) -> None:
     get_kind(opts["kind"]).prepare(Path(root), opts, seed, Path(archive) if archive else None, progress)

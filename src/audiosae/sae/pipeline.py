@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -53,24 +54,14 @@ def evaluate(sae: SAE, batches, device: str | torch.device = "cpu") -> tuple[dic
     return acc.result(), density_histogram(acc.density())
 
 
+# Trainer options that are not config keys: the seed comes with the SAE, the others are fixed practice.
+NOT_CONFIG = ("seed", "threshold_momentum", "log_every")
+
+
 def train_config(sae_cfg: dict, seed: int, d_sae: int) -> TrainConfig:
     """The trainer's options from a validated sae section (the schema filled in every default: no fallbacks here)."""
-    return TrainConfig(
-        steps=sae_cfg["steps"],
-        batch_size=sae_cfg["batch_size"],
-        lr=sae_cfg["lr"],
-        warmup_frac=sae_cfg["warmup_frac"],
-        decay_frac=sae_cfg["decay_frac"],
-        grad_clip=sae_cfg["grad_clip"],
-        aux_k=min(sae_cfg["aux_k"], d_sae),
-        aux_coef=sae_cfg["aux_coef"],
-        dead_after_rows=sae_cfg["dead_after_rows"],
-        b_dec_init=sae_cfg["b_dec_init"],
-        l0_coef=sae_cfg["l0_coef"],
-        autocast=sae_cfg["autocast"],
-        checkpoint_every=sae_cfg["checkpoint_every"],
-        seed=seed,
-    )
+    opts = {f.name: sae_cfg[f.name] for f in fields(TrainConfig) if f.name not in NOT_CONFIG}
+    return TrainConfig(**{**opts, "aux_k": min(opts["aux_k"], d_sae)}, seed=seed)
 
 
 def train_layer_sae(
