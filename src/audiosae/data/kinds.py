@@ -59,7 +59,9 @@ def _extractor(anchor, audio_dir: str, after: Callable | None = None):
     def prepare(root: Path, opts: dict, seed: int, archive: Path | None = None, progress: bool = True) -> None:
         if archive is None:
             raise ValueError(f"{root}: this dataset is made from a downloaded archive; none given")
-        extract_into(archive, root, anchor, audio_dir)
+        max_gb = opts.get("max_extract_gb")
+        extract_into(archive, root, anchor, audio_dir, None if max_gb is None else int(max_gb * 1e9),
+                     opts.get("max_compression_ratio"))
         if after is not None:
             after(Path(root) / audio_dir, opts, progress)
     return prepare
@@ -231,8 +233,8 @@ def prepare_dataset(root: str | Path, opts: dict, seed: int, archive: str | Path
 def build_clip_table(root: str | Path, opts: dict, seed: int, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The checked clip table of a prepared dataset and its report (clips left out, and why).
 
-    Audio files the labels do not cover are 'missing labels': an error, or skipped and listed
-    when ``on_bad_audio: skip``.
+    Audio files the labels do not cover are 'missing labels': with ``on_bad_audio: error`` they are
+    named in the same one error as every other bad file; with ``skip`` they are left out and listed.
     """
     root = Path(root)
     kind = get_kind(opts["kind"])
@@ -240,15 +242,8 @@ def build_clip_table(root: str | Path, opts: dict, seed: int, progress: bool = F
     skipped = list(table.attrs.get("skipped", []))
     unlisted = list(table.attrs.get("unlisted", []))
     required = kind.required_labels(opts) or list(table.attrs.get("label_columns", []))
-    on_bad = opts.get("on_bad_audio", "error")
-    if unlisted:
-        if on_bad == "error":
-            shown = "\n  ".join(str(root / p) for p in unlisted[:20])
-            raise checks.AudioError(f"{len(unlisted)} audio files have no labels (set on_bad_audio: skip to leave "
-                                    f"them out and list them in the report):\n  {shown}")
-        skipped += [dict(path=p, problem="missing labels (the file is not in the label table)", action="skipped")
-                    for p in unlisted]
     table.attrs = {}
-    return checks.check_clips(root, table, required, on_bad_audio=on_bad,
+    return checks.check_clips(root, table, required, on_bad_audio=opts.get("on_bad_audio", "error"),
                               min_duration_s=opts.get("min_duration_s", 0.0),
-                              min_sample_rate=opts.get("min_sample_rate", 8000), skipped=skipped, progress=progress)
+                              min_sample_rate=opts.get("min_sample_rate", 8000), skipped=skipped, progress=progress,
+                              unlisted=unlisted)
