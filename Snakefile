@@ -37,6 +37,7 @@ include: "rules/stability.smk"
 include: "rules/concepts.smk"
 include: "rules/steering.smk"
 include: "rules/acoustics.smk"
+include: "rules/verify.smk"
 
 
 if config["eeg"]["enabled"]:

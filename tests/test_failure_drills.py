@@ -1,7 +1,11 @@
 """Failure drills: bad data in the middle of a job never leaves a file that looks finished."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -57,3 +61,31 @@ def test_atomic_outputs_follow_the_umask(tmp_path):
         os.umask(old)
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_killed_run_leaves_a_lock_that_unlock_clears(tmp_path):
+    """The README's troubleshooting steps after a kill: the rerun stops with Snakemake's lock message; after
+    `--unlock` the same command finishes the work."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", str(repo / "config" / "test.yaml"),
+           "--directory", str(tmp_path), "-s", str(repo / "Snakefile"), "resources/datasets/vocalset_tiny/clips.csv"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    locks = tmp_path / ".snakemake" / "locks"
+    deadline = time.time() + 120
+    while not (locks.exists() and any(locks.iterdir())) and time.time() < deadline:
+        time.sleep(0.2)
+    assert locks.exists() and any(locks.iterdir()), "snakemake never took its lock"
+    os.killpg(proc.pid, signal.SIGKILL)  # a hard kill: no clean-up, the lock stays
+    proc.wait()
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode != 0 and "Directory cannot be locked" in again.stdout + again.stderr
+    assert subprocess.run(cmd + ["--unlock"], capture_output=True, text=True).returncode == 0
+    done = subprocess.run(cmd + ["--rerun-incomplete"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(pd.read_csv(tmp_path / "resources/datasets/vocalset_tiny/clips.csv")) == 60
+

@@ -154,6 +154,28 @@ def test_editing_probe_targets_reruns_only_the_analyses(tiny_study, tmp_path):
     assert not ran & {"prepare_vocalset_synth", "clip_table", "extract_activations", "train_sae"}, sorted(ran)
 
 
+def test_verify_names_damaged_artefacts_and_a_deleted_checkpoint_is_rebuilt(tiny_study, tmp_path):
+    """Drill: truncate an activation store and delete an SAE checkpoint in a finished study. `snakemake verify`
+    names both with the command that rebuilds each; the deleted checkpoint is a target again."""
+    work = tmp_path / "study"
+    shutil.copytree(tiny_study, work, symlinks=True)
+    assert _tiny("--cores", "1", "verify", workdir=work).returncode == 0
+    store = "results/activations/speech_tiny/whisper_tiny_en.h5"
+    data = (work / store).read_bytes()
+    (work / store).write_bytes(data[: len(data) // 3])
+    sae = "results/sae/vocalset_tiny/whisper_tiny_en/layer0/main/topk-x2-s0.75-seed0"
+    (work / sae / "sae.safetensors").unlink()
+    out = _tiny("--cores", "1", "verify", workdir=work, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "2 damaged or missing artefacts:" in text
+    assert f"{store}: not a readable activation file" in text
+    assert f"rebuild: rm -r {store} && snakemake --cores all --configfile" in text
+    assert f"{sae}: sae.safetensors does not load" in text or f"{sae}: " in text
+    assert f"{sae}/sae.safetensors" in text
+    dry = _tiny("-n", "--cores", "1", workdir=work)
+    assert f"{sae}/sae.safetensors" in dry.stdout  # a stored artefact of the study: missing means rebuilt
+
+
 def test_tiny_study_is_deterministic(tiny_study, tmp_path):
     """A second run from scratch gives identical data, activations, tables and checkpoints."""
     import h5py

@@ -1,0 +1,35 @@
+# Stored artefacts (activation stores, SAE checkpoints) are targets of the study, so a deleted one is rebuilt; and
+# `snakemake verify` opens every stored artefact and result table and names each damaged one with the command that
+# rebuilds it (Snakemake itself reruns what is missing, not what is present and damaged). Logic: audiosae.verify.
+import os
+
+
+def stored_activations():
+    return sorted({s.activations for s in PLAN} | {ACTIVATIONS.format(dataset=d, model=m) for d in DATASETS for m in MODELS})
+
+
+def stored_artefacts():
+    return stored_activations() + [f"{s.path}/{name}" for s in PLAN for name in ("sae.safetensors", "cfg.json", "metrics.json")]
+
+
+TARGET_FUNCTIONS.append(stored_artefacts)
+
+
+rule verify:
+    """Check every stored artefact without building anything (no inputs: a missing file is reported, not made)."""
+    params:
+        activations=stored_activations(),
+        saes=[s.path for s in PLAN],
+        tables=lambda wildcards: sorted({t for t in study_targets() if t.endswith(".csv")}),
+        options=" ".join(f"--configfile {os.path.relpath(c)}" for c in workflow.overwrite_configfiles),
+    log:
+        "results/logs/verify.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/sae.yaml"
+    script:
+        "../workflow/scripts/verify.py"
