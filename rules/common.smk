@@ -127,3 +127,9 @@ def browser_association_tables(wildcards):
 def plot_code(*modules):
     """The plotting code (the style and the given modules) as inputs of a figure: a style change redraws it."""
     return [str(Path(workflow.basedir) / "src" / "audiosae" / "plots" / name) for name in ("style.py", *modules)]
+
+
+# Stored artefacts (rules/verify.smk): every activation store and every planned SAE's files.
+STORED_ACTIVATIONS = sorted({s.activations for s in PLAN} | {ACTIVATIONS.format(dataset=d, model=m) for d in DATASETS for m in MODELS})
+STORED_SAE_FILES = [f"{s.path}/{name}" for s in PLAN for name in ("sae.safetensors", "cfg.json", "metrics.json")]
+

@@ -3,22 +3,13 @@
 # rebuilds it (Snakemake itself reruns what is missing, not what is present and damaged). Logic: audiosae.verify.
 import os
 
-
-def stored_activations():
-    return sorted({s.activations for s in PLAN} | {ACTIVATIONS.format(dataset=d, model=m) for d in DATASETS for m in MODELS})
-
-
-def stored_artefacts():
-    return stored_activations() + [f"{s.path}/{name}" for s in PLAN for name in ("sae.safetensors", "cfg.json", "metrics.json")]
-
-
-TARGET_FUNCTIONS.append(stored_artefacts)
+TARGET_FUNCTIONS.append(lambda: STORED_ACTIVATIONS + STORED_SAE_FILES)
 
 
 rule verify:
     """Check every stored artefact without building anything (no inputs: a missing file is reported, not made)."""
     params:
-        activations=stored_activations(),
+        activations=STORED_ACTIVATIONS,
         saes=[s.path for s in PLAN],
         tables=lambda wildcards: sorted({t for t in study_targets() if t.endswith(".csv")}),
         options=" ".join(f"--configfile {os.path.relpath(c)}" for c in workflow.overwrite_configfiles),
