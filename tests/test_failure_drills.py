@@ -63,6 +63,33 @@ def test_atomic_outputs_follow_the_umask(tmp_path):
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
 
 
+def test_every_kind_of_output_is_readable_by_the_lab(tmp_path):
+    """safetensors' save_file writes 0600 files of its own: SAE checkpoints, training states and converted model
+    weights must still follow the umask like every other output."""
+    from safetensors.torch import save_file
+
+    from audiosae.io import atomic_dir, atomic_path, write_csv
+    from audiosae.sae.io import save_sae
+    from audiosae.sae.train import save_train_state
+
+    old = os.umask(0o022)
+    try:
+        sae = TopKSAE(8, 16, 2)
+        save_sae(sae, tmp_path / "sae", {"layer": 0})
+        opt = torch.optim.Adam(sae.parameters())
+        save_train_state(tmp_path / "state.safetensors", sae, opt, 1, 1.0, torch.zeros(16), [], TrainConfig())
+        with atomic_dir(tmp_path / "model") as d:  # as the Whisper and CREPE converters write model.safetensors
+            save_file({"w": torch.zeros(2)}, str(d / "model.safetensors"))
+        with atomic_path(tmp_path / "raw.safetensors") as t:
+            save_file({"w": torch.zeros(2)}, str(t))
+        write_csv(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
+    finally:
+        os.umask(old)
+    for rel in ("sae/sae.safetensors", "sae/cfg.json", "state.safetensors", "model/model.safetensors",
+                "raw.safetensors", "t.csv"):
+        assert (tmp_path / rel).stat().st_mode & 0o777 == 0o644, rel
+
+
 def test_killed_run_leaves_a_lock_that_unlock_clears(tmp_path):
     """The README's troubleshooting steps after a kill: the rerun stops with Snakemake's lock message; after
     `--unlock` the same command finishes the work."""

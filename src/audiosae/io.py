@@ -19,6 +19,12 @@ def _umask() -> int:
     return mask
 
 
+def _share(path: Path) -> None:
+    """The mode a file gets from the user's umask (executables keep their x bits)."""
+    full = 0o777 if path.stat().st_mode & 0o111 else 0o666
+    path.chmod(full & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
@@ -27,9 +33,11 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
-    tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; results are shared with the lab like any other file
     try:
         yield tmp
+        # mkstemp makes 0600, and some writers (safetensors' save_file) replace the file with a 0600 one of their
+        # own: set the mode last, so results are shared with the lab like any other file the user writes.
+        _share(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -45,6 +53,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp.chmod(0o777 & ~_umask())
     try:
         yield tmp
+        for f in tmp.rglob("*"):  # what writers left 0600 inside (safetensors does), as for atomic_path
+            if f.is_file() and not f.is_symlink():
+                _share(f)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
