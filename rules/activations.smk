@@ -1,4 +1,5 @@
-# Layerwise activations: one HDF5 per dataset x model (layout in DESIGN.md).
+# Layerwise activations: one HDF5 per dataset x model (layout in docs/DESIGN.md).
+from audiosae.config import ordered
 
 
 rule extract_activations:
@@ -9,7 +10,7 @@ rule extract_activations:
     output:
         "results/activations/{dataset}/{model}.h5",
     params:
-        activations=config["activations"],
+        activations=ordered(config["activations"]),
         device=config["device"],
         seed=config["seed"],
         options=lambda w: model_options(config, w.model),

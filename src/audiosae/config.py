@@ -353,6 +353,12 @@ def _explain(error, schema: dict) -> str:
 # Derived values the workflow and the checks share.
 
 
+def ordered(value):
+    """Keys sorted at every level. Snakemake reruns a job whose params differ, comparing dicts in key order: the
+    params of data, extraction and training jobs go through this, so reordering a config file reruns nothing."""
+    return {k: ordered(value[k]) for k in sorted(value)} if isinstance(value, dict) else value
+
+
 def sparsity_tag(sparsity: float) -> str:
     """The sparsity as it appears in paths: 0.9 -> '0.9', 0.75 -> '0.75'."""
     return f"{float(sparsity):g}"

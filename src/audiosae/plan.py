@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import concept_datasets, concept_sparsity, sae_config, sae_layers, sparsity_tag, steering_dataset
+from .config import concept_datasets, concept_sparsity, ordered, sae_config, sae_layers, sparsity_tag, steering_dataset
 from .models.registry import get_model_spec
 from .sae.model import sparsity_key
 
@@ -152,7 +152,8 @@ class SAEPlan:
             train["expansion"] = expansion
         if downstream:
             train["downstream"] = options["downstream"]
-        sae = PlannedSAE(sweep, dataset, model, int(layer), variant, float(sparsity), int(seed), train, downstream, swept)
+        sae = PlannedSAE(sweep, dataset, model, int(layer), variant, float(sparsity), int(seed), ordered(train),
+                         downstream, swept)
         return self.by_path.setdefault(sae.path, sae)
 
     def __iter__(self):

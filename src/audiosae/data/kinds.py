@@ -217,7 +217,9 @@ CLIP_TABLE_OPTIONS = ("on_bad_audio", "min_duration_s", "min_sample_rate", "test
 
 def clip_table_options(opts: dict) -> dict:
     """The options that change a dataset's clip table (and its preparation)."""
-    return {k: v for k, v in opts.items() if k not in ANALYSIS_OPTIONS}
+    from ..config import ordered
+
+    return ordered({k: v for k, v in opts.items() if k not in ANALYSIS_OPTIONS})
 
 
 def preparation_options(opts: dict) -> dict:
