@@ -8,7 +8,7 @@ TARGET_FUNCTIONS.append(lambda: ["results/browser/index.html"] if config["browse
 rule browser_sae:
     input:
         unpack(browser_association_tables),
-        weights=f"{SAE_DIR}/sae.safetensors",
+        weights=f"{SAE_DIR}/sae_weights.safetensors",
         cfg=f"{SAE_DIR}/cfg.json",
         metrics=f"{SAE_DIR}/metrics.json",
         activations="results/activations/{dataset}/{model}.h5",

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from audiosae.config import archive_sources, model_options, sae_config, sae_layers
+from audiosae.config import archive_sources, model_options, sae_layers
 from audiosae.data.kinds import get_kind
 from audiosae.plan import ACTIVATIONS, SAE_TEMPLATE, SWEEPS, sae_plan, study_datasets
 
@@ -131,5 +131,5 @@ def plot_code(*modules):
 
 # Stored artefacts (rules/verify.smk): every activation store and every planned SAE's files.
 STORED_ACTIVATIONS = sorted({s.activations for s in PLAN} | {ACTIVATIONS.format(dataset=d, model=m) for d in DATASETS for m in MODELS})
-STORED_SAE_FILES = [f"{s.path}/{name}" for s in PLAN for name in ("sae.safetensors", "cfg.json", "metrics.json")]
+STORED_SAE_FILES = [f"{s.path}/{name}" for s in PLAN for name in ("sae_weights.safetensors", "cfg.json", "metrics.json")]
 

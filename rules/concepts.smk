@@ -4,7 +4,7 @@
 
 rule concept_ablation:
     input:
-        saes=lambda wildcards: [f"{d}/sae.safetensors" for d in concept_sae_dirs(wildcards)],
+        saes=lambda wildcards: [f"{d}/sae_weights.safetensors" for d in concept_sae_dirs(wildcards)],
         activations="results/activations/{dataset}/{model}.h5",
         clips="resources/datasets/{dataset}/clips.csv",
     output:

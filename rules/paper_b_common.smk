@@ -22,7 +22,7 @@ def stability_folders(wildcards):
 
 
 def stability_inputs(wildcards):
-    return [f"{d}/sae.safetensors" for d in stability_folders(wildcards).values()]
+    return [f"{d}/sae_weights.safetensors" for d in stability_folders(wildcards).values()]
 
 
 def concept_sae_dirs(wildcards):

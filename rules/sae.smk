@@ -6,7 +6,7 @@ rule train_sae:
     input:
         unpack(sae_inputs),
     output:
-        weights=f"{SAE_DIR}/sae.safetensors",
+        weights=f"{SAE_DIR}/sae_weights.safetensors",
         cfg=f"{SAE_DIR}/cfg.json",
         metrics=f"{SAE_DIR}/metrics.json",
     params:

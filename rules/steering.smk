@@ -4,7 +4,7 @@
 
 rule steering:
     input:
-        saes=lambda wildcards: [f"{d}/sae.safetensors" for d in steering_sae_dirs(wildcards).values()],
+        saes=lambda wildcards: [f"{d}/sae_weights.safetensors" for d in steering_sae_dirs(wildcards).values()],
         clips="resources/datasets/{dataset}/clips.csv",
         audio=dataset_audio,
         model="resources/models/{model}",

@@ -85,7 +85,7 @@ def test_every_kind_of_output_is_readable_by_the_lab(tmp_path):
         write_csv(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
     finally:
         os.umask(old)
-    for rel in ("sae/sae.safetensors", "sae/cfg.json", "state.safetensors", "model/model.safetensors",
+    for rel in ("sae/sae_weights.safetensors", "sae/cfg.json", "state.safetensors", "model/model.safetensors",
                 "raw.safetensors", "t.csv"):
         assert (tmp_path / rel).stat().st_mode & 0o777 == 0o644, rel
 

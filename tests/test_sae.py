@@ -93,7 +93,7 @@ def test_saved_checkpoint_folds_input_scale(tmp_path):
     with torch.no_grad():
         # The saved SAE on raw x equals the trained SAE on scaled x, mapped back.
         assert torch.allclose(loaded(x), sae(x * scale) / scale, rtol=1e-4, atol=1e-4)
-    state = load_file(str(tmp_path / "sae.safetensors"))
+    state = load_file(str(tmp_path / "sae_weights.safetensors"))
     assert {k: tuple(v.shape) for k, v in state.items()} == {"W_enc": (32, 64), "b_enc": (64,), "W_dec": (64, 32), "b_dec": (32,)}
     on_disk = json.loads((tmp_path / "cfg.json").read_text())
     assert on_disk["d_in"] == 32 and on_disk["d_sae"] == 64 and on_disk["k"] == 4 and on_disk["layer"] == 2

@@ -158,7 +158,7 @@ def test_checkpoint_format_for_every_variant(tmp_path, variant, sparsity, archit
     scale, _ = train_sae(sae, lambda s: random_batches(x, 64, 0, s), x, TrainConfig(steps=30, batch_size=64, lr=1e-3), progress=False)
     meta = {"layer": 2, "model": "m", "dataset": "d", "seed": 0, "sparsity": sparsity, "train_on": "frames"}
     save_sae(sae, tmp_path, meta, scale)
-    state = load_file(str(tmp_path / "sae.safetensors"))
+    state = load_file(str(tmp_path / "sae_weights.safetensors"))
     shapes = {"W_enc": (32, 48), "b_enc": (48,), "W_dec": (48, 32), "b_dec": (32,)}
     if architecture == "jumprelu":
         shapes["threshold"] = (48,)
@@ -198,7 +198,6 @@ def test_checkpoint_loads_in_sae_lens(tmp_path):
         scale, _ = train_sae(sae, lambda s: random_batches(x, 64, 0, s), x, TrainConfig(steps=20, batch_size=64), progress=False)
         out = tmp_path / variant
         save_sae(sae, out, {"layer": 0, "model": "m", "dataset": "d", "seed": 0, "sparsity": sparsity, "train_on": "frames"}, scale)
-        (out / "sae_weights.safetensors").symlink_to(out / "sae.safetensors")  # sae-lens's file name
         theirs = sae_lens.SAE.load_from_disk(out)
         ours, _ = load_sae(out)
         with torch.no_grad():

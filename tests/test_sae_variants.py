@@ -116,7 +116,7 @@ def test_unknown_variant_is_a_clear_error(tmp_path):
         build_sae("sparsemax", 4, 8, 0.5)
     # a checkpoint of an unknown variant names its file
     (tmp_path / "cfg.json").write_text(json.dumps({"variant": "sparsemax", "d_in": 4, "d_sae": 8}))
-    save_file({"W_enc": torch.zeros(4, 8)}, str(tmp_path / "sae.safetensors"))
+    save_file({"W_enc": torch.zeros(4, 8)}, str(tmp_path / "sae_weights.safetensors"))
     with pytest.raises(ValueError, match=r"cfg.json: unknown SAE variant 'sparsemax'"):
         load_sae(tmp_path)
 
@@ -170,7 +170,7 @@ def test_new_variant_trains_saves_and_reloads_without_touching_trainer_or_io(reg
     on_disk = json.loads((tmp_path / "cfg.json").read_text())
     assert on_disk["variant"] == variant and on_disk["architecture"] == cls.architecture
     assert on_disk[next(iter(sae.sparsity_cfg()))] == sparsity
-    state = load_file(str(tmp_path / "sae.safetensors"))
+    state = load_file(str(tmp_path / "sae_weights.safetensors"))
     extra = {"threshold"} if variant == "fixedjump" else set()
     assert set(state) == {"W_enc", "b_enc", "W_dec", "b_dec"} | extra
     loaded, _ = load_sae(tmp_path)
@@ -185,7 +185,7 @@ def test_new_variant_trains_saves_and_reloads_without_touching_trainer_or_io(reg
     # a missing exported tensor is reported, whatever the variant
     if extra:
         del state["threshold"]
-        save_file(state, str(tmp_path / "sae.safetensors"))
+        save_file(state, str(tmp_path / "sae_weights.safetensors"))
         with pytest.raises(ValueError, match=r"missing tensors \['threshold'\]"):
             load_sae(tmp_path)
 

@@ -44,11 +44,11 @@ def test_sae_folder_checks(tmp_path):
     save_sae(TopKSAE(8, 16, 2), folder, {"layer": 0})
     (folder / "metrics.json").write_text(json.dumps({"held_out": {}}))
     assert check_sae(folder) == []
-    weights = (folder / "sae.safetensors").read_bytes()
-    (folder / "sae.safetensors").write_bytes(weights[:100])
+    weights = (folder / "sae_weights.safetensors").read_bytes()
+    (folder / "sae_weights.safetensors").write_bytes(weights[:100])
     problems = check_sae(folder)
-    assert len(problems) == 1 and problems[0].startswith("sae.safetensors does not load")
-    (folder / "sae.safetensors").write_bytes(weights)
+    assert len(problems) == 1 and problems[0].startswith("sae_weights.safetensors does not load")
+    (folder / "sae_weights.safetensors").write_bytes(weights)
     (folder / "metrics.json").unlink()
     assert check_sae(folder) == ["metrics.json is missing"]
     (folder / "metrics.json").write_text("{")
@@ -75,4 +75,4 @@ def test_table_checks_and_report(tmp_path):
     text = report(found, "--configfile config/test.yaml").splitlines()
     assert text[0] == "3 damaged or missing artefacts:"
     assert text[2] == f"    rebuild: rm -r {store} && snakemake --cores all --configfile config/test.yaml {store}"
-    assert text[4] == f"    rebuild: snakemake --cores all --configfile config/test.yaml {tmp_path}/nosae/sae.safetensors"
+    assert text[4] == f"    rebuild: snakemake --cores all --configfile config/test.yaml {tmp_path}/nosae/sae_weights.safetensors"

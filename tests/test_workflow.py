@@ -114,7 +114,7 @@ def test_tiny_study_checkpoints(tiny_study):
     sae_dir = tiny_study / "results/sae/vocalset_tiny/whisper_tiny_en/layer4/main/topk-x2-s0.99-seed0"
     cfg = json.loads((sae_dir / "cfg.json").read_text())
     assert (cfg["d_in"], cfg["d_sae"], cfg["k"], cfg["layer"], cfg["model"]) == (384, 768, 7, 4, "whisper_tiny_en")
-    shapes = {k: tuple(v.shape) for k, v in load_file(str(sae_dir / "sae.safetensors")).items()}
+    shapes = {k: tuple(v.shape) for k, v in load_file(str(sae_dir / "sae_weights.safetensors")).items()}
     assert shapes == {"W_enc": (384, 768), "b_enc": (768,), "W_dec": (768, 384), "b_dec": (384,)}
     metrics = json.loads((sae_dir / "metrics.json").read_text())
     assert metrics["held_out"]["l0"] <= 7 and 0 < metrics["held_out"]["fvu"] < 1.5
@@ -164,16 +164,16 @@ def test_verify_names_damaged_artefacts_and_a_deleted_checkpoint_is_rebuilt(tiny
     data = (work / store).read_bytes()
     (work / store).write_bytes(data[: len(data) // 3])
     sae = "results/sae/vocalset_tiny/whisper_tiny_en/layer0/main/topk-x2-s0.75-seed0"
-    (work / sae / "sae.safetensors").unlink()
+    (work / sae / "sae_weights.safetensors").unlink()
     out = _tiny("--cores", "1", "verify", workdir=work, check=False)
     text = out.stdout + out.stderr
     assert out.returncode != 0 and "2 damaged or missing artefacts:" in text
     assert f"{store}: not a readable activation file" in text
     assert f"rebuild: rm -r {store} && snakemake --cores all --configfile" in text
-    assert f"{sae}: sae.safetensors does not load" in text or f"{sae}: " in text
-    assert f"{sae}/sae.safetensors" in text
+    assert f"{sae}: sae_weights.safetensors does not load" in text or f"{sae}: " in text
+    assert f"{sae}/sae_weights.safetensors" in text
     dry = _tiny("-n", "--cores", "1", workdir=work)
-    assert f"{sae}/sae.safetensors" in dry.stdout  # a stored artefact of the study: missing means rebuilt
+    assert f"{sae}/sae_weights.safetensors" in dry.stdout  # a stored artefact of the study: missing means rebuilt
 
 
 def test_tiny_study_is_deterministic(tiny_study, tmp_path):
@@ -185,7 +185,7 @@ def test_tiny_study_is_deterministic(tiny_study, tmp_path):
         "resources/datasets/vocalset_tiny/clips.csv",
         "results/tables/probing/vocalset_tiny/whisper_tiny_en.csv",
         "results/tables/reconstruction/vocalset_tiny/whisper_tiny_en.csv",
-        "results/sae/vocalset_tiny/whisper_tiny_en/layer4/main/topk-x2-s0.75-seed0/sae.safetensors",
+        "results/sae/vocalset_tiny/whisper_tiny_en/layer4/main/topk-x2-s0.75-seed0/sae_weights.safetensors",
     ]
     for rel in same_bytes:
         assert (tiny_study / rel).read_bytes() == (tmp_path / rel).read_bytes(), f"{rel} differs between runs"
@@ -362,7 +362,7 @@ def test_tiny_study_paper_b(tiny_study):
     val = stab[(stab["atoms"] == "all")].groupby(["comparison", "source", "metric"])["value"].mean()
     assert val.notna().all()  # 60 steps barely move atoms from their seeded init: no claim on the shares here
     for seed in (1, 2):
-        assert (tiny_study / f"results/sae/vocalset_tiny/whisper_tiny_en/layer2/main/topk-x2-s0.9-seed{seed}/sae.safetensors").exists()
+        assert (tiny_study / f"results/sae/vocalset_tiny/whisper_tiny_en/layer2/main/topk-x2-s0.9-seed{seed}/sae_weights.safetensors").exists()
     cos = pd.read_csv(tiny_study / "results/tables/stability/vocalset_tiny/whisper_tiny_en.cosines.csv")
     assert (cos["count"] >= 0).all()
 

@@ -109,7 +109,7 @@ def sweep_options(config: dict, sweep: str, dataset: str, model: str | None = No
     """The complete options of one sweep on one dataset: the sae section, the sweep's own keys on top."""
     if sweep == "main":
         return sae_config(config, dataset)
-    base = {k: v for k, v in config["sae"].items()}
+    base = dict(config["sae"])
     if sweep == "eeg":
         eeg = config["eeg"]
         own = {k: v for k, v in eeg["sae"].items() if k not in ("path", "sparsity")}

@@ -57,7 +57,7 @@ def check_sae(folder: str | Path) -> list[str]:
     try:
         sae, cfg = load_sae(folder)
     except Exception as exc:  # safetensors raises its own error types for a damaged header or body
-        return [f"sae.safetensors does not load ({exc})".replace(f"{folder}/", "")]
+        return [f"sae_weights.safetensors does not load ({exc})".replace(f"{folder}/", "")]
     if (sae.d_in, sae.d_sae) != (cfg["d_in"], cfg["d_sae"]):
         problems.append(f"weights are {sae.d_in} x {sae.d_sae}, cfg.json says {cfg['d_in']} x {cfg['d_sae']}")
     if not all(bool(p.isfinite().all()) for p in sae.state_dict().values()):
@@ -87,7 +87,7 @@ def verify_study(activations: list[str], saes: list[str], tables: list[str]) -> 
         found += [(path, p, path) for p in problems]
     for folder in saes:
         problems = ["missing"] if not Path(folder).exists() else check_sae(folder)
-        found += [(folder, p, f"{folder}/sae.safetensors") for p in problems]
+        found += [(folder, p, f"{folder}/sae_weights.safetensors") for p in problems]
     for path in tables:
         found += [(path, p, path) for p in check_table(path)]
     return found

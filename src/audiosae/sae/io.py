@@ -1,4 +1,4 @@
-"""SAE checkpoints: sae.safetensors (W_enc, b_enc, W_dec, b_dec, and threshold for the JumpReLU-style
+"""SAE checkpoints: sae_weights.safetensors (W_enc, b_enc, W_dec, b_dec, and threshold for the JumpReLU-style
 variants) + cfg.json. Never pickles.
 
 cfg.json carries both our keys (variant, sparsity, seed, train_on, ...) and the keys sae-lens reads
@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from ..io import atomic_path, write_json
 from .model import SAE, variant_class
 
-WEIGHTS = "sae.safetensors"
+WEIGHTS = "sae_weights.safetensors"
 CFG = "cfg.json"
 
 
