@@ -26,8 +26,8 @@ rule acoustic_labels:
         "results/benchmarks/acoustics/{dataset}/{model}/labels.tsv"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=grow(3000),
+        runtime=grow(60),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -52,8 +52,8 @@ rule acoustic_probe:
         "results/benchmarks/acoustics/{dataset}/{model}/probe_layer{layer}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=grow(4000),
+        runtime=grow(60),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -78,8 +78,8 @@ rule acoustic_tables:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -103,8 +103,8 @@ rule figure_acoustics:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -136,8 +136,8 @@ rule codec_steering:
         "results/benchmarks/acoustics/{dataset}/{model}/steering.tsv"
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=grow(8000),
+        runtime=grow(120),
         gpu=1,
     conda:
         "../envs/analysis.yaml"
@@ -162,8 +162,8 @@ rule figure_codec_steering:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -191,8 +191,8 @@ rule generation_progress:
         "results/benchmarks/acoustics/generation/{trajectory}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=grow(4000),
+        runtime=grow(30),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -217,8 +217,8 @@ rule figure_generation:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/analysis.yaml"
     script:

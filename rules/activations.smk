@@ -1,4 +1,5 @@
 # Layerwise activations: one HDF5 per dataset x model (layout in docs/DESIGN.md).
+from audiosae.cluster import extraction_mem_mb
 from audiosae.config import ordered
 
 
@@ -25,8 +26,8 @@ rule extract_activations:
     # 1-thread jobs (2 + 2) to get both cores.
     priority: 10
     resources:
-        mem_mb=6000,
-        runtime=120,
+        mem_mb=lambda wildcards, attempt: extraction_mem_mb(wildcards.model, config["activations"]["batch_size"], attempt),
+        runtime=grow(120),
     conda:
         "../envs/models.yaml"
     script:

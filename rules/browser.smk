@@ -26,8 +26,8 @@ rule browser_sae:
         "results/benchmarks/browser/{dataset}/{model}/layer{layer}/{sweep}/{variant}-{width}-s{sparsity}-seed{seed}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=20,
+        mem_mb=grow(2000),
+        runtime=grow(20),
     conda:
         "../envs/browser.yaml"
     script:
@@ -46,8 +46,8 @@ rule browser_index:
     localrule: True
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=grow(500),
+        runtime=grow(5),
     conda:
         "../envs/browser.yaml"
     script:

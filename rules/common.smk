@@ -3,8 +3,10 @@
 import re
 from pathlib import Path
 
+from audiosae.cluster import grow, sae_mem_mb
 from audiosae.config import archive_sources, model_options, sae_layers
 from audiosae.data.kinds import get_kind
+from audiosae.models.registry import get_model_spec
 from audiosae.plan import ACTIVATIONS, SAE_TEMPLATE, SWEEPS, sae_plan, study_datasets
 
 DATASETS = list(config["datasets"])  # the configured datasets: every dataset-level analysis runs on these
@@ -46,6 +48,14 @@ def sae_inputs(wildcards):
     if sae.downstream:
         inputs["model"] = f"resources/models/{sae.model}"
     return inputs
+
+
+def sae_job_mem_mb(wildcards, attempt):
+    """Memory of a train_sae job from its SAE's size (audiosae.cluster), times the attempt."""
+    sae = planned_sae(wildcards)
+    d_in = get_model_spec(sae.model).dim(sae.layer)
+    d_sae = sae.options["d_sae"] or int(sae.options["expansion"] * d_in)
+    return sae_mem_mb(d_in, d_sae, sae.options["batch_size"], sae.options["memory_mb"], attempt)
 
 
 def sae_dirs(dataset, model, layers=None):

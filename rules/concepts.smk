@@ -27,8 +27,8 @@ rule concept_ablation:
         "results/benchmarks/concepts/{dataset}_{model}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=grow(4000),
+        runtime=grow(60),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -53,8 +53,8 @@ rule figure_concept_ablation:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/plots.yaml"
     script:

@@ -20,8 +20,8 @@ if ARCHIVES:
         localrule: True
         threads: 1
         resources:
-            mem_mb=1000,
-            runtime=600,
+            mem_mb=grow(1000),
+            runtime=grow(600),
         conda:
             "../envs/data.yaml"
         script:
@@ -51,8 +51,8 @@ for _kind in sorted(set(DATASET_KINDS.values())):
             f"results/benchmarks/data/prepare_{{dataset}}.tsv"
         threads: 1
         resources:
-            mem_mb=4000,
-            runtime=120,
+            mem_mb=grow(4000),
+            runtime=grow(120),
         conda:
             "../envs/data.yaml"
         script:
@@ -78,8 +78,8 @@ rule clip_table:
     localrule: True
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=grow(2000),
+        runtime=grow(60),
     conda:
         "../envs/data.yaml"
     script:

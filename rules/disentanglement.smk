@@ -16,8 +16,8 @@ rule egemaps:
         "results/benchmarks/features/egemaps_{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=grow(2000),
+        runtime=grow(60),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -38,8 +38,8 @@ rule disentangle_layer:
         "results/benchmarks/disentanglement/{dataset}/{model}/layer{layer}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=grow(4000),
+        runtime=grow(60),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -62,8 +62,8 @@ rule disentanglement_table:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -86,8 +86,8 @@ rule dimensions_table:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -110,8 +110,8 @@ rule regression_table:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -134,8 +134,8 @@ rule layer_profile:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -163,8 +163,8 @@ rule figure_disentanglement:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/plots.yaml"
     script:

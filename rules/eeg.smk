@@ -21,8 +21,8 @@ if EEG_SRC == "broderick":
         localrule: True
         threads: 1
         resources:
-            mem_mb=1000,
-            runtime=120,
+            mem_mb=grow(1000),
+            runtime=grow(120),
         conda:
             "../envs/eeg.yaml"
         script:
@@ -44,8 +44,8 @@ if EEG_SRC == "broderick":
         localrule: True
         threads: 1
         resources:
-            mem_mb=1000,
-            runtime=240,
+            mem_mb=grow(1000),
+            runtime=grow(240),
         conda:
             "../envs/eeg.yaml"
         script:
@@ -71,8 +71,8 @@ if EEG_SRC == "simulated":
             "results/benchmarks/eeg/simulate.tsv"
         threads: 1
         resources:
-            mem_mb=4000,
-            runtime=30,
+            mem_mb=grow(4000),
+            runtime=grow(30),
         conda:
             "../envs/eeg.yaml"
         script:
@@ -96,8 +96,8 @@ rule eeg_preprocess:
         f"results/benchmarks/eeg/preprocess_{EEG_SRC}_{{listener}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=grow(4000),
+        runtime=grow(30),
     conda:
         "../envs/eeg.yaml"
     script:
@@ -121,8 +121,8 @@ rule eeg_features:
         f"results/benchmarks/eeg/features_{EEG_SRC}_{EEG_MODEL}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=grow(4000),
+        runtime=grow(30),
     conda:
         "../envs/eeg.yaml"
     script:
@@ -151,8 +151,8 @@ rule eeg_analysis:
         f"results/benchmarks/eeg/analysis_{EEG_SRC}_{EEG_MODEL}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=grow(4000),
+        runtime=grow(60),
     conda:
         "../envs/eeg.yaml"
     script:
@@ -180,8 +180,8 @@ rule figure_eeg:
     localrule: True
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=grow(2000),
+        runtime=grow(10),
     conda:
         "../envs/eeg.yaml"
     script:

@@ -21,8 +21,8 @@ rule figure_probing:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/plots.yaml"
     script:
@@ -46,8 +46,8 @@ rule figure_reconstruction:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/plots.yaml"
     script:
@@ -78,8 +78,8 @@ rule sae_tables:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/plots.yaml"
     script:
@@ -118,8 +118,8 @@ rule figure_sae:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/plots.yaml"
     script:

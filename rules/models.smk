@@ -14,8 +14,8 @@ rule prepare_model:
     localrule: True
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=grow(4000),
+        runtime=grow(30),
     conda:
         "../envs/models.yaml"
     script:

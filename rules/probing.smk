@@ -17,8 +17,8 @@ rule probe_layer:
         "results/benchmarks/probing/{dataset}/{model}/layer{layer}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=grow(4000),
+        runtime=grow(60),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -44,8 +44,8 @@ rule probing_table:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/analysis.yaml"
     script:

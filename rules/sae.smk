@@ -20,8 +20,8 @@ rule train_sae:
     threads: 1
     priority: 2  # see extract_activations
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=sae_job_mem_mb,
+        runtime=grow(120),
     conda:
         "../envs/sae.yaml"
     script:
@@ -44,8 +44,8 @@ rule reconstruction_table:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/sae.yaml"
     script:

@@ -24,8 +24,8 @@ rule stability_table:
         "results/benchmarks/stability/{dataset}_{model}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=grow(4000),
+        runtime=grow(30),
     conda:
         "../envs/analysis.yaml"
     script:
@@ -50,8 +50,8 @@ rule figure_stability:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/plots.yaml"
     script:

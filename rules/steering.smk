@@ -29,8 +29,8 @@ rule steering:
     threads: 1
     priority: 10  # see extract_activations
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=grow(4000),
+        runtime=grow(120),
     conda:
         "../envs/models.yaml"
     script:
@@ -54,8 +54,8 @@ rule figure_steering:
     localrule: True
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=grow(1000),
+        runtime=grow(10),
     conda:
         "../envs/plots.yaml"
     script:

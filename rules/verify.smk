@@ -18,8 +18,8 @@ rule verify:
     localrule: True
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=grow(2000),
+        runtime=grow(30),
     conda:
         "../envs/sae.yaml"
     script:

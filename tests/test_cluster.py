@@ -57,18 +57,45 @@ def job_resources(dry_run_output: str) -> dict[str, set[str]]:
 
 def test_profile_places_gpu_rules_on_gpu_partition(slurm_dry_run):
     resources = job_resources(slurm_dry_run)
-    for rule in ("extract_activations", "train_sae"):
+    for rule in ("extract_activations", "train_sae", "codec_steering"):
         assert rule in resources
         for line in resources[rule]:
             assert "slurm_partition=gpu" in line and "gpu=1" in line and "slurm_account=mylab" in line
     for line in resources["figure_probing"]:
         assert "gpu=1" not in line and "slurm_partition=cpu" in line
+    # Sized per job from the registry and the SAE: paper C's 64x grid asks for more than a 4x clip-mean SAE.
+    sae_mem = {int(re.search(r"mem_mb=(\d+)", line).group(1)) for line in resources["train_sae"]}
+    assert len(sae_mem) > 3 and max(sae_mem) > min(sae_mem) + 500
+
+
+def rule_blocks() -> dict[str, str]:
+    """rule name -> its text, from the Snakefile and every rules/*.smk."""
+    blocks = {}
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        for m in re.finditer(r"^ *rule (\w+):\n(.*?)(?=^ *rule \w+:|\Z)", path.read_text(), flags=re.M | re.S):
+            blocks[m.group(1)] = m.group(2)
+    return blocks
 
 
 def test_light_rules_are_local(slurm_dry_run):
-    """Each .smk file marks its own light rules local (they run on the submit host); the heavy ones are submitted."""
-    local = set(re.findall(r"^localrule (\w+):", slurm_dry_run, flags=re.M))
-    submitted = set(re.findall(r"^rule (\w+):", slurm_dry_run, flags=re.M))
-    assert {"figure_probing", "figure_reconstruction", "prepare_model", "all", "clip_table", "probing_table"} <= local
-    assert {"train_sae", "extract_activations", "probe_layer"} <= submitted
-    assert not local & submitted
+    """Each file marks its own light rules `localrule: True` (they run on the submit host); the heavy ones are
+    submitted. (A dry-run through the SLURM executor prints every job as `rule`, so the rules are read.)"""
+    blocks = rule_blocks()
+    local = {name for name, text in blocks.items() if re.search(r"^\s+localrule: True", text, flags=re.M)}
+    assert {"figure_probing", "figure_reconstruction", "prepare_model", "all", "clip_table", "probing_table",
+            "download_archive", "verify"} <= local
+    assert not local & {"train_sae", "extract_activations", "probe_layer", "steering", "codec_steering"}
+    ran = set(re.findall(r"^rule (\w+):", slurm_dry_run, flags=re.M))
+    assert {"figure_probing", "train_sae", "download_archive"} <= ran and {"figure_probing", "train_sae"} <= set(blocks)
+
+
+def test_memory_and_runtime_grow_with_the_attempt_and_the_model():
+    from audiosae.cluster import extraction_mem_mb, grow, sae_mem_mb
+
+    assert extraction_mem_mb("whisper_large_v3", 16, attempt=2) == 2 * extraction_mem_mb("whisper_large_v3", 16)
+    assert extraction_mem_mb("whisper_large_v3", 16) > 3 * extraction_mem_mb("whisper_tiny_en", 16)
+    assert sae_mem_mb(1280, 10240, 4096, 512, attempt=3) == 3 * sae_mem_mb(1280, 10240, 4096, 512)
+    assert grow(60)(None, 2) == 120
+    # Every resource of every rule is attempt-dependent: no fixed mem_mb or runtime left in the rules.
+    for name, text in rule_blocks().items():
+        assert not re.search(r"^\s+(mem_mb|runtime)=\d+,", text, flags=re.M), name
