@@ -43,7 +43,7 @@ def test_default_concepts_reuse_each_corpus_sweep_sae(tmp_path):
     target = "results/tables/concepts/speech_mix/whisper_tiny_en.csv"
     out = snakemake("-n", "--cores", "1", "--configfile", str(REPO / "config" / "config.yaml"), "--directory", str(tmp_path),
                     "-s", str(REPO / "Snakefile"), target)
-    trained = set(re.findall(r"(results/sae/speech_mix/\S+)/sae\.safetensors", out.stdout))
+    trained = set(re.findall(r"(results/sae/speech_mix/\S+)/sae_weights\.safetensors", out.stdout))
     assert trained == {"results/sae/speech_mix/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0"}
 
 
