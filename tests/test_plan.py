@@ -178,3 +178,16 @@ def test_data_rules_get_only_the_options_that_change_their_output():
     assert clip_table_options(split) != clip_table_options(base)
     more = study("config", lambda c: c["datasets"]["vocalset_synth"].update(clips_per_technique=2))["datasets"]["vocalset_synth"]
     assert preparation_options(more) != preparation_options(base)
+
+
+def test_checkpoints_record_where_their_layer_sits():
+    from audiosae.models.registry import get_model_spec
+
+    whisper = get_model_spec("whisper_tiny_en")
+    assert [whisper.hook_name(layer) for layer in whisper.layers] == [
+        "encoder.layers.0.input", "encoder.layers.0.output", "encoder.layers.1.output", "encoder.layers.2.output",
+        "encoder.layers.3.output"]  # layer 4 = the last block's output, before the final norm
+    assert get_model_spec("encodec_24khz").hook_name(0) == "encoder.latent"
+    sae = sae_plan(study("config")).at("results/sae/speech_mix/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0")
+    assert sae.cfg_meta() == {"sweep": "main", "dataset": "speech_mix", "model": "whisper_tiny_en", "expansion": 4,
+                              "hook_name": "encoder.layers.1.output"}

@@ -65,7 +65,7 @@ class PlannedSAE:
     def cfg_meta(self) -> dict:
         """What the checkpoint's cfg.json records of its place in the study."""
         return {"sweep": self.sweep, "dataset": self.dataset, "model": self.model, "expansion": self.options["expansion"],
-                "hook_name": f"encoder.layers.{self.layer}"}
+                "hook_name": get_model_spec(self.model).hook_name(self.layer)}
 
 
 # ------------------------------------------------------------------------------------------------- datasets

@@ -37,6 +37,15 @@ class ModelSpec:
     def layers(self) -> list[int]:
         return list(range(self.first_layer, self.n_blocks + 1))
 
+    def hook_name(self, layer: int) -> str:
+        """Where ``layer`` sits in the model's module tree, in the layer convention above (recorded in cfg.json for
+        tools that read hook names, e.g. sae-lens): the output of block L, or the input of the first block."""
+        if self.family in ("encodec", "dac"):
+            return "encoder.latent"
+        if self.family == "crepe":
+            return f"conv{layer}.output"
+        return "encoder.layers.0.input" if layer == 0 else f"encoder.layers.{layer - 1}.output"
+
     def dim(self, layer: int) -> int:
         if layer not in self.layers:
             raise ValueError(f"{self.name}: no layer {layer} (layers {self.layers[0]}..{self.layers[-1]})")
