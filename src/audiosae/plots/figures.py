@@ -11,6 +11,26 @@ import seaborn as sns
 from .style import apply_style, facets, layer_palette, save, sparsity_palette
 
 
+def sparsity_axis(ax, sparsities) -> None:
+    """An x axis of sparsity s (a fraction, below 1) that never runs past 1 or below 0. A single sparsity gets
+    one tick at its value, centred in a window of at most ±0.05; several keep matplotlib's ticks (or one per
+    sparsity when they are few and far enough apart to be read)."""
+    values = sorted({float(s) for s in sparsities if np.isfinite(float(s))})
+    if not values:
+        return
+    if len(values) == 1:
+        s = values[0]
+        half = max(min(0.05, 1.0 - s, s), 1e-3)
+        ax.set_xlim(s - half, s + half)
+        ax.set_xticks([s], [f"{s:g}"])
+        return
+    lo, hi = ax.get_xlim()
+    lo, hi = max(0.0, lo), min(1.0, hi)
+    ax.set_xlim(lo, hi)
+    if len(values) <= 6 and np.diff(values).min() >= (hi - lo) / 8:
+        ax.set_xticks(values, [f"{s:g}" for s in values])
+
+
 def representation_label(row) -> str:
     return "dense" if row["representation"] == "dense" else f"SAE s={row['sparsity']:g}"
 
@@ -49,6 +69,7 @@ def reconstruction_vs_sparsity(table: pd.DataFrame, out: list[str | Path], title
         sub = held[held["metric"] == metric]
         sns.lineplot(data=sub, x="sparsity", y="value", hue="layer", marker="o", palette="viridis", ax=ax, errorbar=None)
         ax.set(yscale="log", xlabel="sparsity s (fraction of latents zeroed)", ylabel=f"held-out {metric.upper()}")
+        sparsity_axis(ax, sub["sparsity"])
     if title:
         fig.suptitle(title)
     save(fig, out)
@@ -68,10 +89,23 @@ def sparsity_statistics(table: pd.DataFrame, out: list[str | Path], title: str =
         for layer, part in sub.groupby("layer"):
             ax.plot(part["sparsity"], part["value"], marker="o", color=palette[int(layer)], label=f"layer {layer}")
         ax.set(title=label, xlabel="sparsity s", ylabel="held-out value" if ax is axes[0] else "", yscale=scale)
+        sparsity_axis(ax, held["sparsity"])
     axes[-1].legend(fontsize=7)
     if title:
         fig.suptitle(title)
     save(fig, out)
+
+
+def density_ticks(ax, left: float, max_labels: int = 4) -> None:
+    """x ticks of a log10-density axis whose dead-latent bar sits at ``left``: "dead", then every
+    ``step``-th decade down from 10^0 (at most ``max_labels`` of them, none closer to "dead" than ``step``),
+    the other decades as unlabelled minor ticks, so that the labels never overlap in a narrow panel."""
+    decades = list(range(int(np.ceil(left + 1)), 1))
+    step = max(1, int(np.ceil(len(decades) / max_labels)))
+    labelled = [d for d in decades if d % step == 0 and d >= left + step]
+    ax.set_xticks([left] + labelled, ["dead"] + [f"$10^{{{d}}}$" for d in labelled])
+    ax.set_xticks([d for d in decades if d not in labelled], minor=True)
+    ax.grid(True, axis="x", which="minor", lw=0.5, alpha=0.5)
 
 
 def density_histograms(table: pd.DataFrame, out: list[str | Path], title: str = "") -> None:
@@ -93,8 +127,7 @@ def density_histograms(table: pd.DataFrame, out: list[str | Path], title: str = 
             width = 0.8 / max(1, alive["sparsity"].nunique())
             ax.bar(left - 0.4 + width * (i + 0.5), dead, width=width, color=palette[float(s)], alpha=0.7)
         ax.axvline(left + 0.5, color="grey", lw=0.8)
-        ticks = [left] + list(range(int(np.ceil(left + 1)), 1))
-        ax.set_xticks(ticks, ["dead"] + [f"$10^{{{t}}}$" for t in ticks[1:]])
+        density_ticks(ax, left)
         ax.set(title=f"layer {layer}", xlabel="feature density", ylabel="latents")
     axes[-1].legend(fontsize=7)
     if title:

@@ -63,9 +63,25 @@ def stability_figure(table: pd.DataFrame, cosines: pd.DataFrame, out: list[str |
     save(fig, out)
 
 
+ORDERING_LABELS = {"auroc": "features ranked by |AUROC − ½|", "probe_weight": "ranked by probe weight",
+                   "mean_diff": "ranked by mean difference", "random": "random order"}
+PROBE_STYLES = {"fixed": ("-", "fixed probe (trained once, before ablation)"),
+                "retrained": ("--", "retrained probe (refit after each ablation)")}
+
+
+def _ordering_label(ordering: str) -> str:
+    return ORDERING_LABELS.get(ordering, f"ranked by {ordering.replace('_', ' ')}")
+
+
 def concept_ablation_figure(curves: pd.DataFrame, summary: pd.DataFrame, out: list[str | Path], title: str = "") -> None:
     """Probe balanced accuracy against the percentage of features ablated (mean over concepts), per layer, and the
-    fraction of features that brings the retrained probe to chance per concept."""
+    fraction of features that brings the retrained probe to chance per concept.
+
+    Colour is the order in which features are ablated, line style the probe (solid: fixed, dashed: retrained); one
+    legend below the panels says both."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     apply_style()
     if curves.empty:
         fig, ax = plt.subplots(figsize=(5, 2), layout="constrained")
@@ -74,32 +90,45 @@ def concept_ablation_figure(curves: pd.DataFrame, summary: pd.DataFrame, out: li
         save(fig, out)
         return
     layers = sorted(curves["layer"].unique())
-    fig, axes = plt.subplots(2, len(layers), figsize=(5.2 * len(layers), 7.2), squeeze=False, layout="constrained")
-    orderings = [o for o in dict.fromkeys(curves["ordering"]) if o != "random"] + ["random"]
-    colors = dict(zip(orderings, list(sns.color_palette("colorblind", len(orderings) - 1)) + ["grey"]))
+    n_concepts = curves[["target", "concept"]].drop_duplicates().shape[0]
+    fig, axes = plt.subplots(2, len(layers), figsize=(5.6 * len(layers), 4.4 + 0.22 * n_concepts), squeeze=False,
+                             layout="constrained", height_ratios=[1.0, 0.35 + 0.06 * n_concepts])
+    ranked = [o for o in dict.fromkeys(curves["ordering"]) if o != "random"]
+    orderings = ranked + (["random"] if (curves["ordering"] == "random").any() else [])
+    colors = {**dict(zip(ranked, sns.color_palette("colorblind", len(ranked)))), "random": "grey"}
+    probes = [p for p in PROBE_STYLES if p in set(curves["probe"])]
     for j, layer in enumerate(layers):
         ax = axes[0][j]
         sub = curves[curves["layer"] == layer]
         mean = sub.groupby(["ordering", "probe", "percent"], as_index=False)["balanced_accuracy"].mean()
         for ordering in orderings:
-            for probe, ls in (("fixed", "-"), ("retrained", "--")):
+            for probe in probes:
                 part = mean[(mean["ordering"] == ordering) & (mean["probe"] == probe)].sort_values("percent")
-                ax.plot(part["percent"], part["balanced_accuracy"], ls=ls, marker="o", ms=3, color=colors[ordering],
-                        label=f"{ordering}, {probe}")
+                ax.plot(part["percent"], part["balanced_accuracy"], ls=PROBE_STYLES[probe][0], marker="o", ms=3,
+                        color=colors[ordering], lw=1.6)
         ax.axhline(0.5, color="black", lw=0.8, ls=":")
-        ax.axvspan(19, 27, color="orange", alpha=0.12, label="paper B: 19-27%")
-        ax.set(xlabel="features ablated (%)", ylabel="balanced accuracy (test)", ylim=(0.3, 1.02),
-               title=f"layer {layer}: mean over {sub[['target', 'concept']].drop_duplicates().shape[0]} concepts")
-        ax.legend(fontsize=6, ncol=2)
+        ax.axvspan(19, 27, color="orange", alpha=0.12)
+        n_layer = sub[["target", "concept"]].drop_duplicates().shape[0]
+        ax.set(xlabel="features ablated (%)", ylabel="balanced accuracy (test)" if j == 0 else "", ylim=(0.3, 1.02),
+               title=f"layer {layer}: mean over {n_layer} concept{'s' if n_layer != 1 else ''}")
         ax = axes[1][j]
         s = summary[(summary["layer"] == layer) & (summary["probe"] == "retrained")].copy()
         s["concept "] = s["target"].astype(str) + "=" + s["concept"].astype(str)
         s["fraction_to_chance"] = s["fraction_to_chance"].fillna(1.0)
-        sns.barplot(data=s, y="concept ", x="fraction_to_chance", hue="ordering", palette=colors, ax=ax, orient="h")
+        sns.barplot(data=s, y="concept ", x="fraction_to_chance", hue="ordering", hue_order=[o for o in orderings if o in set(s["ordering"])],
+                    palette=colors, ax=ax, orient="h", legend=False)
         ax.axvspan(0.19, 0.27, color="orange", alpha=0.12)
-        ax.set(xlabel="fraction of features ablated to reach chance (retrained probe)", ylabel="", xlim=(0, 1.02))
-        ax.tick_params(axis="y", labelsize=6)
-        ax.legend(fontsize=6)
+        ax.set(xlabel="fraction of features ablated until\nthe retrained probe is at chance", ylabel="", xlim=(0, 1.0))
+        ax.tick_params(axis="y", labelsize=7)
+    # Left column: the colours (ablation order); right column: the line styles (probe) and the marks.
+    left = [Line2D([], [], color=colors[o], lw=6, solid_capstyle="butt", label=_ordering_label(o)) for o in orderings]
+    right = [Line2D([], [], color="0.3", ls=PROBE_STYLES[p][0], lw=1.6, label=PROBE_STYLES[p][1]) for p in probes]
+    right += [Patch(color="orange", alpha=0.25, label="paper B: 19–27 % of features"),
+              Line2D([], [], color="black", lw=0.8, ls=":", label="chance (0.5)")]
+    blank = Line2D([], [], color="none", label=" ")
+    n = max(len(left), len(right))
+    fig.legend(handles=left + [blank] * (n - len(left)) + right + [blank] * (n - len(right)), loc="outside lower center",
+               ncol=2, fontsize=7, frameon=False, title="colour: order of ablation · line style: probe", title_fontsize=7)
     if title:
         fig.suptitle(title)
     save(fig, out)
