@@ -14,6 +14,7 @@ rule acoustic_labels:
         crepe_error=report(
             "results/tables/acoustics/{dataset}/{model}_crepe_error.csv",
             category="Acoustic properties",
+            labels={"result": "table: CREPE pitch error", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/acoustics_crepe_table.rst",
         ),
     params:
@@ -68,6 +69,7 @@ rule acoustic_tables:
         accuracy=report(
             "results/tables/acoustics/{dataset}/{model}_probes.csv",
             category="Acoustic properties",
+            labels={"result": "table: acoustic probe accuracy", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/acoustics_probe_table.rst",
         ),
         top="results/tables/acoustics/{dataset}/{model}_top_features.csv",
@@ -92,10 +94,13 @@ rule figure_acoustics:
         code=plot_code("acoustics.py"),
     output:
         report(
-            expand("results/figures/{{dataset}}/{{model}}/acoustic_probes.{ext}", ext=config["figures"]["formats"]),
+            expand("results/figures/{{dataset}}/{{model}}/acoustic_probes.{ext}", ext=config["figures"]["formats"][:1]),
             category="Acoustic properties",
+            labels={"result": "figure: acoustic probe accuracy", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/acoustics_probe_figure.rst",
         ),
+        # the other formats: plain files beside it, not report entries
+        expand("results/figures/{{dataset}}/{{model}}/acoustic_probes.{ext}", ext=config["figures"]["formats"][1:]),
     log:
         "results/logs/figures/{dataset}/{model}/acoustic_probes.log",
     benchmark:
@@ -121,6 +126,7 @@ rule codec_steering:
         table=report(
             "results/tables/acoustics/{dataset}/{model}_steering.csv",
             category="Acoustic properties",
+            labels={"result": "table: codec steering", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/codec_steering_table.rst",
         ),
         summary="results/tables/acoustics/{dataset}/{model}_steering_summary.csv",
@@ -151,10 +157,13 @@ rule figure_codec_steering:
         code=plot_code("acoustics.py"),
     output:
         report(
-            expand("results/figures/{{dataset}}/{{model}}/codec_steering.{ext}", ext=config["figures"]["formats"]),
+            expand("results/figures/{{dataset}}/{{model}}/codec_steering.{ext}", ext=config["figures"]["formats"][:1]),
             category="Acoustic properties",
+            labels={"result": "figure: codec steering", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/codec_steering_figure.rst",
         ),
+        # the other formats: plain files beside it, not report entries
+        expand("results/figures/{{dataset}}/{{model}}/codec_steering.{ext}", ext=config["figures"]["formats"][1:]),
     log:
         "results/logs/figures/{dataset}/{model}/codec_steering.log",
     benchmark:
@@ -180,6 +189,7 @@ rule generation_progress:
         settling=report(
             "results/tables/acoustics/generation/{trajectory}_settling.csv",
             category="Acoustic properties",
+            labels={"result": "table: generation settling", "trajectory": "{trajectory}"},
             caption="../report/generation_table.rst",
         ),
     params:
@@ -206,10 +216,13 @@ rule figure_generation:
         code=plot_code("acoustics.py"),
     output:
         report(
-            expand("results/figures/generation/{{trajectory}}.{ext}", ext=config["figures"]["formats"]),
+            expand("results/figures/generation/{{trajectory}}.{ext}", ext=config["figures"]["formats"][:1]),
             category="Acoustic properties",
+            labels={"result": "figure: generation progress", "trajectory": "{trajectory}"},
             caption="../report/generation_figure.rst",
         ),
+        # the other formats: plain files beside it, not report entries
+        expand("results/figures/generation/{{trajectory}}.{ext}", ext=config["figures"]["formats"][1:]),
     log:
         "results/logs/figures/generation/{trajectory}.log",
     benchmark:

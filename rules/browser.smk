@@ -38,7 +38,12 @@ rule browser_index:
     input:
         browser_pages(),
     output:
-        "results/browser/index.html",
+        report(
+            "results/browser/index.html",
+            category="Feature browser",
+            labels={"result": "feature browser: every SAE's page"},
+            caption="../report/browser.rst",
+        ),
     log:
         "results/logs/browser/index.log",
     benchmark:

@@ -11,6 +11,7 @@ rule concept_ablation:
         curves=report(
             "results/tables/concepts/{dataset}/{model}.csv",
             category="Concepts",
+            labels={"result": "table: concept ablation", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/concepts_table.rst",
         ),
         summary="results/tables/concepts/{dataset}/{model}.summary.csv",
@@ -42,10 +43,13 @@ rule figure_concept_ablation:
         code=plot_code("paper_b.py"),
     output:
         report(
-            expand("results/figures/{{dataset}}/{{model}}/concept_ablation.{ext}", ext=config["figures"]["formats"]),
+            expand("results/figures/{{dataset}}/{{model}}/concept_ablation.{ext}", ext=config["figures"]["formats"][:1]),
             category="Concepts",
+            labels={"result": "figure: concept ablation", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/concepts_figure.rst",
         ),
+        # the other formats: plain files beside it, not report entries
+        expand("results/figures/{{dataset}}/{{model}}/concept_ablation.{ext}", ext=config["figures"]["formats"][1:]),
     log:
         "results/logs/figures/concept_ablation_{dataset}_{model}.log",
     benchmark:

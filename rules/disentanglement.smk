@@ -53,6 +53,7 @@ rule disentanglement_table:
         report(
             "results/tables/disentanglement/{dataset}/{model}.csv",
             category="Disentanglement",
+            labels={"result": "table: disentanglement (DCI, MIG, SAP)", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/disentanglement_table.rst",
         ),
     log:
@@ -77,6 +78,7 @@ rule dimensions_table:
         report(
             "results/tables/dimensions/{dataset}/{model}.csv",
             category="Disentanglement",
+            labels={"result": "table: dimensions needed", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/dimensions_table.rst",
         ),
     log:
@@ -101,6 +103,7 @@ rule regression_table:
         report(
             "results/tables/regression/{dataset}/{model}.csv",
             category="Disentanglement",
+            labels={"result": "table: ridge regression R²", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/regression_table.rst",
         ),
     log:
@@ -125,6 +128,7 @@ rule layer_profile:
         report(
             "results/tables/layer_profile/{dataset}/{model}.csv",
             category="Disentanglement",
+            labels={"result": "table: layer profile", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/layer_profile_table.rst",
         ),
     log:
@@ -148,10 +152,23 @@ rule figure_disentanglement:
         code=plot_code("figures.py"),
     output:
         report(
-            expand("results/figures/{{dataset}}/{{model}}/{{figure}}.{ext}", ext=config["figures"]["formats"]),
+            expand("results/figures/{{dataset}}/{{model}}/{{figure}}.{ext}", ext=config["figures"]["formats"][:1]),
             category="Disentanglement",
+            labels=lambda wildcards: {
+                "result": {
+                    "disentanglement": "figure: DCI vs layer (eGeMAPS)",
+                    "disentanglement_groups": "figure: DCI per eGeMAPS group",
+                    "true_factors": "figure: disentanglement of the true factors",
+                    "dimensions_needed": "figure: dimensions needed",
+                    "layer_profile": "figure: layer profile",
+                }.get(wildcards.figure, f"figure: {wildcards.figure}"),
+                "dataset": wildcards.dataset,
+                "model": wildcards.model,
+            },
             caption="../report/disentanglement_figures.rst",
         ),
+        # the other formats: plain files beside it, not report entries
+        expand("results/figures/{{dataset}}/{{model}}/{{figure}}.{ext}", ext=config["figures"]["formats"][1:]),
     params:
         figure=lambda wildcards: DIS_FIGURES[wildcards.figure][1],
     wildcard_constraints:

@@ -138,6 +138,16 @@ rule eeg_analysis:
             report(
                 f"results/tables/eeg/{EEG_SRC}/{EEG_MODEL}/{t}.csv",
                 category="EEG",
+                labels={
+                    "result": {
+                        "channels": "table: r per channel",
+                        "features": "table: SAE features by gain",
+                        "layers": "table: gain per layer",
+                        "trfs": "table: TRF weights",
+                    }.get(t, f"table: {t}"),
+                    "source": EEG_SRC,
+                    "model": EEG_MODEL,
+                },
                 caption="../report/eeg_table.rst",
             )
             for t in EEG_TABLES
@@ -165,11 +175,27 @@ rule figure_eeg:
         eeg=f"results/eeg/{EEG_SRC}/preprocessed/{EEG_LISTENERS[0]}.h5",
         code=plot_code("figures.py"),
     output:
-        report(
-            [f"results/figures/eeg/{EEG_SRC}/{EEG_MODEL}/{name}.{ext}" for name in EEG_FIGURES for ext in config["figures"]["formats"]],
-            category="EEG",
-            caption="../report/eeg_figure.rst",
-        ),
+        [
+            # each figure once in the report (the first format); the other formats are plain files beside it
+            report(
+                f"results/figures/eeg/{EEG_SRC}/{EEG_MODEL}/{name}.{ext}",
+                category="EEG",
+                labels={
+                    "result": {
+                        "topomaps": "figure: scalp maps of r and gain",
+                        "layers": "figure: r per layer",
+                        "trfs": "figure: TRFs",
+                    }.get(name, f"figure: {name}"),
+                    "source": EEG_SRC,
+                    "model": EEG_MODEL,
+                },
+                caption="../report/eeg_figure.rst",
+            )
+            if ext == config["figures"]["formats"][0]
+            else f"results/figures/eeg/{EEG_SRC}/{EEG_MODEL}/{name}.{ext}"
+            for name in EEG_FIGURES
+            for ext in config["figures"]["formats"]
+        ],
     params:
         eeg=EEG,
         formats=config["figures"]["formats"],

@@ -10,10 +10,13 @@ rule figure_probing:
         code=plot_code("figures.py"),
     output:
         report(
-            expand("results/figures/{{dataset}}/{{model}}/probing.{ext}", ext=config["figures"]["formats"]),
+            expand("results/figures/{{dataset}}/{{model}}/probing.{ext}", ext=config["figures"]["formats"][:1]),
             category="Probing",
+            labels={"result": "figure: probe accuracy per layer", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/probing_figure.rst",
         ),
+        # the other formats: plain files beside it, not report entries
+        expand("results/figures/{{dataset}}/{{model}}/probing.{ext}", ext=config["figures"]["formats"][1:]),
     log:
         "results/logs/figures/probing_{dataset}_{model}.log",
     benchmark:
@@ -35,10 +38,13 @@ rule figure_reconstruction:
         code=plot_code("figures.py"),
     output:
         report(
-            expand("results/figures/{{dataset}}/{{model}}/reconstruction.{ext}", ext=config["figures"]["formats"]),
+            expand("results/figures/{{dataset}}/{{model}}/reconstruction.{ext}", ext=config["figures"]["formats"][:1]),
             category="Reconstruction",
+            labels={"result": "figure: reconstruction error vs sparsity", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/reconstruction_figure.rst",
         ),
+        # the other formats: plain files beside it, not report entries
+        expand("results/figures/{{dataset}}/{{model}}/reconstruction.{ext}", ext=config["figures"]["formats"][1:]),
     log:
         "results/logs/figures/reconstruction_{dataset}_{model}.log",
     benchmark:
@@ -63,12 +69,14 @@ rule sae_tables:
             "results/tables/sae_density/{dataset}/{model}.csv",
             category="Reconstruction",
             subcategory="SAE features",
+            labels={"result": "table: feature density", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/sae_density_table.rst",
         ),
         training=report(
             "results/tables/sae_training/{dataset}/{model}.csv",
             category="Reconstruction",
             subcategory="SAE training",
+            labels={"result": "table: training curves", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/sae_training_table.rst",
         ),
     log:
@@ -93,24 +101,39 @@ rule figure_sae:
         training="results/tables/sae_training/{dataset}/{model}.csv",
         code=plot_code("figures.py"),
     output:
-        sparsity=report(
-            expand("results/figures/{{dataset}}/{{model}}/sparsity_statistics.{ext}", ext=config["figures"]["formats"]),
-            category="Reconstruction",
-            subcategory="SAE features",
-            caption="../report/sparsity_statistics_figure.rst",
-        ),
-        density=report(
-            expand("results/figures/{{dataset}}/{{model}}/feature_density.{ext}", ext=config["figures"]["formats"]),
-            category="Reconstruction",
-            subcategory="SAE features",
-            caption="../report/feature_density_figure.rst",
-        ),
-        training=report(
-            expand("results/figures/{{dataset}}/{{model}}/training_curves.{ext}", ext=config["figures"]["formats"]),
-            category="Reconstruction",
-            subcategory="SAE training",
-            caption="../report/training_curves_figure.rst",
-        ),
+        sparsity=[
+            *report(
+                expand("results/figures/{{dataset}}/{{model}}/sparsity_statistics.{ext}", ext=config["figures"]["formats"][:1]),
+                category="Reconstruction",
+                subcategory="SAE features",
+                labels={"result": "figure: sparsity statistics", "dataset": "{dataset}", "model": "{model}"},
+                caption="../report/sparsity_statistics_figure.rst",
+            ),
+            # the other formats: plain files beside it, not report entries
+            *expand("results/figures/{{dataset}}/{{model}}/sparsity_statistics.{ext}", ext=config["figures"]["formats"][1:]),
+        ],
+        density=[
+            *report(
+                expand("results/figures/{{dataset}}/{{model}}/feature_density.{ext}", ext=config["figures"]["formats"][:1]),
+                category="Reconstruction",
+                subcategory="SAE features",
+                labels={"result": "figure: feature density", "dataset": "{dataset}", "model": "{model}"},
+                caption="../report/feature_density_figure.rst",
+            ),
+            # the other formats: plain files beside it, not report entries
+            *expand("results/figures/{{dataset}}/{{model}}/feature_density.{ext}", ext=config["figures"]["formats"][1:]),
+        ],
+        training=[
+            *report(
+                expand("results/figures/{{dataset}}/{{model}}/training_curves.{ext}", ext=config["figures"]["formats"][:1]),
+                category="Reconstruction",
+                subcategory="SAE training",
+                labels={"result": "figure: training curves", "dataset": "{dataset}", "model": "{model}"},
+                caption="../report/training_curves_figure.rst",
+            ),
+            # the other formats: plain files beside it, not report entries
+            *expand("results/figures/{{dataset}}/{{model}}/training_curves.{ext}", ext=config["figures"]["formats"][1:]),
+        ],
     log:
         "results/logs/figures/sae_{dataset}_{model}.log",
     benchmark:

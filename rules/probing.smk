@@ -35,6 +35,7 @@ rule probing_table:
         report(
             "results/tables/probing/{dataset}/{model}.csv",
             category="Probing",
+            labels={"result": "table: probe scores", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/probing_table.rst",
         ),
     log:

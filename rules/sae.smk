@@ -35,6 +35,7 @@ rule reconstruction_table:
         report(
             "results/tables/reconstruction/{dataset}/{model}.csv",
             category="Reconstruction",
+            labels={"result": "table: reconstruction metrics", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/reconstruction_table.rst",
         ),
     log:

@@ -10,6 +10,7 @@ rule stability_table:
         table=report(
             "results/tables/stability/{dataset}/{model}.csv",
             category="Stability",
+            labels={"result": "table: stability", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/stability_table.rst",
         ),
         cosines="results/tables/stability/{dataset}/{model}.cosines.csv",
@@ -39,10 +40,13 @@ rule figure_stability:
         code=plot_code("paper_b.py"),
     output:
         report(
-            expand("results/figures/{{dataset}}/{{model}}/stability.{ext}", ext=config["figures"]["formats"]),
+            expand("results/figures/{{dataset}}/{{model}}/stability.{ext}", ext=config["figures"]["formats"][:1]),
             category="Stability",
+            labels={"result": "figure: stability across seeds and layers", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/stability_figure.rst",
         ),
+        # the other formats: plain files beside it, not report entries
+        expand("results/figures/{{dataset}}/{{model}}/stability.{ext}", ext=config["figures"]["formats"][1:]),
     log:
         "results/logs/figures/stability_{dataset}_{model}.log",
     benchmark:

@@ -12,6 +12,7 @@ rule steering:
         table=report(
             "results/tables/steering/{dataset}/{model}.csv",
             category="Steering",
+            labels={"result": "table: steering", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/steering_table.rst",
         ),
         transcripts="results/tables/steering/{dataset}/{model}.transcripts.csv",
@@ -43,10 +44,13 @@ rule figure_steering:
         code=plot_code("paper_b.py"),
     output:
         report(
-            expand("results/figures/{{dataset}}/{{model}}/steering.{ext}", ext=config["figures"]["formats"]),
+            expand("results/figures/{{dataset}}/{{model}}/steering.{ext}", ext=config["figures"]["formats"][:1]),
             category="Steering",
+            labels={"result": "figure: steering trade-off", "dataset": "{dataset}", "model": "{model}"},
             caption="../report/steering_figure.rst",
         ),
+        # the other formats: plain files beside it, not report entries
+        expand("results/figures/{{dataset}}/{{model}}/steering.{ext}", ext=config["figures"]["formats"][1:]),
     log:
         "results/logs/figures/steering_{dataset}_{model}.log",
     benchmark:
