@@ -18,7 +18,7 @@ import torch
 
 from audiosae.analysis import interpret
 from audiosae.browser import BrowserOptions, build_index, build_sae_page
-from audiosae.browser.spectrogram import GAP, N_MELS, TRACE, feature_strip, log_mel
+from audiosae.browser.spectrogram import GAP, N_MELS, TRACE, band_position, feature_strip, frequency_ticks, log_mel
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
@@ -87,6 +87,30 @@ def test_select_features_and_snippet_window():
     assert interpret.top_clips(codes, 0, 5) == [1, 2] and interpret.top_clips(codes, 1, 1) == [0]
 
 
+def test_strongest_concept_only_where_a_label_separates():
+    auroc = pd.DataFrame({"feature": [0, 0, 1, 1, 2], "concept": ["technique", "gender", "technique", "gender", "gender"],
+                          "value": ["belt", "male", "belt", "male", "male"], "auroc": [0.55, 0.2, 0.55, 0.47, 0.6],
+                          "mean_diff": [0.1, -0.3, 0.01, 0.0, 0.2], "n": [5, 9, 5, 9, 9]})
+    table, best, strength = interpret.strongest_concepts(auroc, 4)
+    assert interpret.MIN_SEPARATION == 0.1
+    assert list(best.index) == [0, 2]  # feature 1's strongest association, |0.55 - 0.5|, separates nothing
+    assert best.loc[0, "value"] == "male" and best.loc[2, "auroc"] == 0.6
+    assert strength == pytest.approx([0.3, 0.05, 0.1, 0.0])  # the strength itself is kept for every feature (3: none)
+    _, best, _ = interpret.strongest_concepts(auroc, 4, min_separation=0.0)
+    assert list(best.index) == [0, 1, 2]
+
+
+def test_frequency_ticks_sit_on_their_mel_bands():
+    ticks = frequency_ticks()
+    assert [t["label"] for t in ticks] == ["250", "500", "1k", "2k", "4k"]  # 8 kHz is above the top band's centre
+    ys = [t["y"] for t in ticks]
+    assert ys == sorted(ys) and 0 < ys[0] and ys[-1] < 1
+    t = np.arange(16000) / 16000
+    for f in (250, 1000, 4000):
+        band = int(log_mel(0.3 * np.sin(2 * np.pi * f * t))[:, 50].argmax())  # lowest band first
+        assert abs(band_position(f) * N_MELS - (band + 0.5)) <= 1.0  # the tick is within a band of the energy
+
+
 def test_feature_strip_draws_spectrograms_and_trace(tmp_path):
     from PIL import Image
 
@@ -138,7 +162,8 @@ def make_mini_study(root: Path, n_clips: int = 24, d: int = 16, d_sae: int = 48,
         means.append(x.mean(0))
         offsets.append((cursor, cursor + n))
         cursor += n
-        rows.append({"id": f"c{i:02d}", "path": path, "split": ("train", "train", "test")[i % 3], "singer": f"s{i % 4}",
+        singer = f"s{i % 4}" if i % 6 != 5 else ""  # some clips have no singer (a blank cell, like non-speech clips' speaker)
+        rows.append({"id": f"c{i:02d}", "path": path, "split": ("train", "train", "test")[i % 3], "singer": singer,
                      "pitch": pitch, "loudness": loud, "f0_hz": f0, "duration_s": dur})
     clips = pd.DataFrame(rows)
     clips.to_csv(data_root / "clips.csv", index=False)
@@ -159,6 +184,10 @@ def make_mini_study(root: Path, n_clips: int = 24, d: int = 16, d_sae: int = 48,
         sae.W_dec.copy_(W.T)
         sae.b_enc.zero_()
         sae.b_dec.zero_()
+        W[:, -1] = 0.0  # the last feature reads nothing: a constant bias keeps it active, equally, on every clip
+        sae.W_enc.copy_(W)
+        sae.W_dec.copy_(W.T)
+        sae.b_enc[-1] = 50.0
     sae_dir = root / "results/sae/mini/toy/layer1/topk-s0.875-seed0"
     save_sae(sae, sae_dir, {"dataset": "mini", "model": "toy", "layer": 1, "sparsity": 0.875, "seed": 0, "train_on": "clip_means"})
     (sae_dir / "metrics.json").write_text(json.dumps({"held_out": {"fvu": 0.2, "l0": 6.0, "dead_fraction": 0.1}}))
@@ -200,6 +229,32 @@ def test_page_lists_every_feature_and_details_the_chosen(mini_browser):
     assert d["probes"] and {p["target"] for p in d["probes"]} == {"pitch", "loudness"}
     assert d["extra"]["eeg"] == [{"variable": "Cz", "value": -0.2}]  # only this SAE's rows (layer 1)
     assert data["extra_available"] == ["eeg"] and "acoustics" in data["hooks"]
+
+
+def test_page_shows_no_empty_labels_and_no_weak_concepts(mini_browser):
+    data = page_data(mini_browser["out"] / "index.html")
+    clips = mini_browser["clips"].set_index("id")
+    blank = 0
+    for d in data["details"].values():
+        for c in d["clips"]:
+            assert all(str(v).strip() for v in c["labels"].values()) and None not in c["numeric"].values()
+            if clips.loc[c["clip"], "singer"] == "" or pd.isna(clips.loc[c["clip"], "singer"]):
+                blank += 1
+                assert "singer" not in c["labels"]  # the blank cell is left out, not shown as "singer="
+            else:
+                assert c["labels"]["singer"] == clips.loc[c["clip"], "singer"]
+    assert blank > 0, "no detailed clip has a blank label: the test checks nothing"
+    assert data["min_separation"] == interpret.MIN_SEPARATION
+    live = [r for r in data["rows"] if r["density"]]
+    for r in live:
+        if "concept" in r:
+            assert abs(r["auroc"] - 0.5) >= data["min_separation"] and r["strength"] >= data["min_separation"] - 1e-3
+        else:  # no label value separates this feature's clips: nothing named, but its (weak) strength is kept for sorting
+            assert "auroc" not in r and r["strength"] < data["min_separation"] + 1e-3
+    assert any("concept" not in r for r in live) and any("concept" in r for r in live)
+    assert [t["label"] for t in data["spec_axis"]["freq_ticks"]] == [t["label"] for t in frequency_ticks()]
+    assert data["spec_axis"]["n_mels"] == N_MELS
+    assert [c["key"] for c in data["columns"]][:5] == ["feature", "density", "concept", "auroc", "correlate"]
 
 
 def test_snippets_are_cut_around_the_peak_and_play(mini_browser):
@@ -244,8 +299,62 @@ def chromium_driver(tmp: Path):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 
 
+WINDOW_WIDTH = 1280  # the page must fit a laptop screen without sideways scrolling
+
+PAGE_LAYOUT_JS = """const l = document.querySelector('.list'), t = document.getElementById('features');
+return {inner: window.innerWidth, page: document.documentElement.scrollWidth, list: l.clientWidth, listScroll: l.scrollWidth,
+        table: t.getBoundingClientRect().width};"""
+
+# Per rendered table row: is the "strongest concept" cell what the page data says, and empty where no label separates?
+CONCEPT_CELLS_JS = """const data = JSON.parse(document.getElementById('data').textContent);
+const byId = new Map(data.rows.map((r) => [String(r.feature), r]));
+const col = data.columns.findIndex((c) => c.key === 'concept') + 1;
+const bad = []; let empty = 0, named = 0;
+for (const tr of document.querySelectorAll('#features tbody tr')) {
+  const row = byId.get(tr.dataset.feature);
+  const text = tr.querySelector('td:nth-child(' + col + ')').textContent;
+  if (row.concept === undefined) { if (text !== '') bad.push([row.feature, text]); else if (row.density) empty++; }
+  else if (text !== row.concept || Math.abs(row.auroc - 0.5) < data.min_separation - 1e-6) bad.push([row.feature, text]);
+  else named++;
+}
+return {bad: bad.slice(0, 5), empty: empty, named: named};"""
+
+SPECTROGRAM_AXES_JS = """const img = document.getElementById('spectrogram'), ir = img.getBoundingClientRect();
+const box = (t) => { const r = t.getBoundingClientRect();
+  return {text: t.textContent, x0: r.left, x1: r.right, y0: r.top, y1: r.bottom, font: parseFloat(getComputedStyle(t).fontSize),
+          shown: r.width > 0 && getComputedStyle(t).visibility !== 'hidden'}; };
+return {img: {x0: ir.left, x1: ir.right, y0: ir.top, y1: ir.bottom, h: img.clientHeight},
+        freq: Array.from(document.querySelectorAll('#freq-axis .tick')).map(box),
+        time: Array.from(document.querySelectorAll('#time-axis .tick')).map(box),
+        titles: Array.from(document.querySelectorAll('#detail .axis-title')).map(box)};"""
+
+
+def check_spectrogram_axes(axes: dict, n_clips: int, freq_labels: list[str]) -> None:
+    """Frequency ticks (Hz) left of the image, at rising heights; time ticks (s) under it, under each snippet; all
+    text at least 11 px, none overlapping; the image at least 2 px per mel band."""
+    img = axes["img"]
+    assert img["h"] >= 2 * N_MELS, f"spectrogram drawn {img['h']} px high for {N_MELS} mel bands"
+    freq, time = axes["freq"], axes["time"]
+    assert [t["text"] for t in freq] == freq_labels and len(freq) >= 4
+    for a, b in zip(freq, freq[1:]):  # higher frequencies higher up, labels apart
+        assert b["y1"] <= a["y0"], f"frequency labels {a['text']} and {b['text']} overlap or are out of order"
+    for t in freq:
+        assert t["shown"] and t["x1"] <= img["x0"] + 1 and img["y0"] - 2 <= (t["y0"] + t["y1"]) / 2 <= img["y1"] + 2, t
+    assert len(time) >= n_clips, f"{len(time)} time ticks for {n_clips} snippets"
+    time = sorted(time, key=lambda t: t["x0"])
+    for a, b in zip(time, time[1:]):
+        assert a["x1"] <= b["x0"], f"time labels {a['text']} and {b['text']} overlap"
+    for t in time:
+        assert t["shown"] and t["y0"] >= img["y1"] - 1 and img["x0"] <= (t["x0"] + t["x1"]) / 2 <= img["x1"], t
+        float(t["text"])  # seconds
+    assert all(t["font"] >= 11 for t in freq + time + axes["titles"]), "axis text below 11 px"
+    assert {"Hz", "time in clip (s)"} <= {t["text"] for t in axes["titles"]}
+
+
 def check_browser_in_chromium(index_html: Path, screenshot: Path, n_detail: int) -> dict:
-    """Open the index from disk, follow the first SAE, open a feature, check its audio and the console.
+    """Open the index from disk, follow the first SAE, open a feature, check its audio and the console; at a
+    1280 px wide window the feature table fits (no sideways scrolling), the "strongest concept" cells are empty
+    where no label separates the clips, no label chip is empty and the spectrogram has readable axes.
 
     Returns what it saw (for assertions specific to a study)."""
     if not CHROMIUM or not CHROMEDRIVER:
@@ -258,6 +367,7 @@ def check_browser_in_chromium(index_html: Path, screenshot: Path, n_detail: int)
         driver = chromium_driver(Path(profile))
         try:
             driver.set_script_timeout(30)
+            driver.set_window_size(WINDOW_WIDTH, 900)
             driver.get(index_html.resolve().as_uri())
             links = driver.find_elements(By.CSS_SELECTOR, "#saes a.sae-link")
             assert links, "the index lists no SAE"
@@ -276,6 +386,13 @@ def check_browser_in_chromium(index_html: Path, screenshot: Path, n_detail: int)
             search.clear()
             search.send_keys(" ")  # an input event with an empty query restores the list
             assert len(driver.find_elements(By.CSS_SELECTOR, "#features tbody tr")) == len(rows)
+            layout = driver.execute_script(PAGE_LAYOUT_JS)
+            assert layout["inner"] <= WINDOW_WIDTH
+            assert layout["page"] <= layout["inner"], f"the page scrolls sideways at {layout['inner']} px: {layout}"
+            assert layout["table"] <= layout["list"] + 1 and layout["listScroll"] <= layout["list"] + 1, f"the feature table overflows its column: {layout}"
+            cells = driver.execute_script(CONCEPT_CELLS_JS)
+            assert not cells["bad"], f"strongest-concept cells that disagree with the data or name a weak concept: {cells['bad']}"
+            seen.update(layout=layout, n_named=cells["named"], n_without_concept=cells["empty"])
             driver.find_element(By.CSS_SELECTOR, "th[data-key=density]").click()
             dens = [float(t.text) for t in driver.find_elements(By.CSS_SELECTOR, "#features tbody tr td:nth-child(2)")[:5]]
             assert dens == sorted(dens, reverse=True)
@@ -307,6 +424,14 @@ def check_browser_in_chromium(index_html: Path, screenshot: Path, n_detail: int)
             assert all(d and d > 0.2 for d in durations), f"chromium could not decode the audio: {durations}"
             img_ok = driver.execute_script("const i = document.getElementById('spectrogram'); return i && i.complete && i.naturalWidth > 0;")
             assert img_ok, "the spectrogram image did not load"
+            data = driver.execute_script("return JSON.parse(document.getElementById('data').textContent);")
+            WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#time-axis .tick"))
+            check_spectrogram_axes(driver.execute_script(SPECTROGRAM_AXES_JS), len(audios), [t["label"] for t in data["spec_axis"]["freq_ticks"]])
+            pills = [p.get_attribute("textContent") for p in driver.find_elements(By.CSS_SELECTOR, "#detail .pill")]
+            assert pills and all(re.fullmatch(r"[^=]+=\S.*", p) and not p.endswith("=nan") for p in pills), f"empty label chips: {pills}"
+            summary = driver.find_element(By.ID, "feature-summary").text
+            row_data = data["rows"][int(feature)]
+            assert ("strongest concept" in summary) == ("concept" in row_data), summary
             seen.update(feature=int(feature), audio_files=files, durations=durations)
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(screenshot))
@@ -321,5 +446,49 @@ def check_browser_in_chromium(index_html: Path, screenshot: Path, n_detail: int)
 def test_mini_browser_in_chromium(mini_browser):
     seen = check_browser_in_chromium(mini_browser["index"], mini_browser["root"] / "results/browser/screenshot.png", n_detail=8)
     assert seen["n_saes"] == 1 and seen["n_rows"] == 48
+    assert seen["n_without_concept"] >= 1 and seen["n_named"] >= 1  # the last feature separates nothing
     assert seen["page"] == (mini_browser["out"] / "index.html").resolve()
     assert all(f.parent == (mini_browser["out"] / "audio").resolve() for f in seen["audio_files"])
+
+
+def test_mini_browser_details_in_chromium(mini_browser, tmp_path):
+    """A feature no label separates names no concept (table cell and panel); a clip with a blank label shows no
+    empty chip; the index shown inside another page (the Snakemake report's copy) says where the browser is
+    instead of offering links that cannot work there."""
+    if not CHROMIUM or not CHROMEDRIVER:
+        pytest.skip("chromium and chromium-driver are not installed")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    data = page_data(mini_browser["out"] / "index.html")
+    weak = [f for f in data["details"] if "concept" not in data["rows"][int(f)]]
+    clips = mini_browser["clips"].set_index("id")
+    blank = [f for f, d in data["details"].items() if any(clips.loc[c["clip"], "singer"] in ("", None) or pd.isna(clips.loc[c["clip"], "singer"]) for c in d["clips"])]
+    assert weak and blank
+    page = (mini_browser["out"] / "index.html").resolve().as_uri()
+    with tempfile.TemporaryDirectory() as profile:
+        driver = chromium_driver(Path(profile))
+        try:
+            driver.set_window_size(WINDOW_WIDTH, 900)
+            driver.get(f"{page}#f{weak[0]}")
+            WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "feature-summary"))
+            assert "strongest concept" not in driver.find_element(By.ID, "feature-summary").text
+            col = [c["key"] for c in data["columns"]].index("concept") + 1
+            cell = driver.find_element(By.CSS_SELECTOR, f"#features tr[data-feature='{weak[0]}'] td:nth-child({col})")
+            assert cell.get_attribute("textContent") == ""
+            driver.get(f"{page}#f{blank[0]}")
+            WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "feature-title").text == f"Feature {blank[0]}")
+            pills = [p.get_attribute("textContent") for p in driver.find_elements(By.CSS_SELECTOR, "#detail .pill")]
+            n_blank = sum(1 for c in data["details"][blank[0]]["clips"] if "singer" not in c["labels"])
+            assert n_blank >= 1 and "singer=" not in pills and not any(p.endswith("=") for p in pills)
+            assert sum(p.startswith("singer=") for p in pills) == len(data["details"][blank[0]]["clips"]) - n_blank
+            # The index inside a frame, as the report shows its copy: a notice, no links.
+            frame = tmp_path / "framed.html"
+            frame.write_text(f'<!DOCTYPE html><html><body><iframe id="f" src="{mini_browser["index"].resolve().as_uri()}" width="1200" height="500"></iframe></body></html>')
+            driver.get(frame.as_uri())
+            driver.switch_to.frame(driver.find_element(By.ID, "f"))
+            WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#saes tbody tr"))
+            assert "results/browser/index.html" in driver.find_element(By.ID, "embedded-notice").text
+            assert driver.find_elements(By.CSS_SELECTOR, "a.sae-link") == []
+        finally:
+            driver.quit()

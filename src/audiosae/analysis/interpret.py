@@ -17,6 +17,9 @@ from ..models.extract import Activations
 
 ID_COLUMNS = ("id", "path", "split")
 GROUP_COLUMNS = ("singer", "speaker")  # also shown as concepts when the clip table has them
+# A label value "separates" a feature's clips when its one-vs-rest AUROC is at least this far from 0.5 (0.6 or
+# 0.4); below it a feature has no strongest concept (the browser shows none).
+MIN_SEPARATION = 0.1
 
 
 def rankdata(x: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -198,9 +201,10 @@ def class_probes(codes: np.ndarray, table: pd.DataFrame, train: np.ndarray, prob
     return probes
 
 
-def strongest_concepts(auroc: pd.DataFrame, n_features: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def strongest_concepts(auroc: pd.DataFrame, n_features: int, min_separation: float = MIN_SEPARATION) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """The :func:`concept_auroc` table with the strength of each association, ``dev`` = |AUROC - 0.5|; per
-    feature, its strongest row (indexed by feature); and that strength per feature (0 where there is none)."""
+    feature whose strongest row separates (``dev >= min_separation``), that row (indexed by feature); and the
+    strongest ``dev`` per feature, separating or not (0 where there is none)."""
     strength = np.zeros(n_features)
     best = pd.DataFrame()
     if len(auroc):
@@ -209,6 +213,7 @@ def strongest_concepts(auroc: pd.DataFrame, n_features: int) -> tuple[pd.DataFra
         idx = auroc.groupby("feature")["dev"].idxmax()
         best = auroc.loc[idx].set_index("feature")
         strength[best.index.to_numpy()] = best["dev"].to_numpy()
+        best = best[best["dev"] >= min_separation - 1e-9]  # AUROC 0.6 is 0.1 from 0.5, not 0.0999...
     return auroc, best, strength
 
 
@@ -232,10 +237,10 @@ class FeatureStats:
     auroc: pd.DataFrame  # concept_auroc, plus dev = |AUROC - 0.5| when not empty
     corr: pd.DataFrame  # spearman_columns
     probes: list[tuple[str, str, np.ndarray]]  # class_probes
-    best_concept: pd.DataFrame  # per feature (index), its strongest auroc row
+    best_concept: pd.DataFrame  # per feature (index) that some label value separates (MIN_SEPARATION), its strongest auroc row
     best_correlate: pd.DataFrame  # per feature (index), its strongest corr row
     best_probe: np.ndarray | None  # per feature, the probes row that weights it most (None without probes)
-    strength: np.ndarray  # per feature, |AUROC - 0.5| of its strongest concept
+    strength: np.ndarray  # per feature, |AUROC - 0.5| of its strongest concept (separating or not)
     chosen: list[int]  # features to detail (select_features)
 
     @property
@@ -259,19 +264,20 @@ class FeatureStats:
 
 def feature_stats(codes: np.ndarray, table: pd.DataFrame, splits: np.ndarray, probe_targets: list[str],
                   concepts: list[str] | None = None, numeric: list[str] | None = None, probe_alpha: float = 10.0,
-                  n_features: int = 32) -> FeatureStats:
+                  n_features: int = 32, min_separation: float = MIN_SEPARATION) -> FeatureStats:
     """Density, concept AUROCs, Spearman correlations and ridge probes (on ``splits == 'train'`` clips) of
     every feature, each feature's strongest association of each kind, and the ``n_features`` to detail.
 
     ``table`` is the clip table in the order of ``codes``' rows; ``concepts`` / ``numeric`` as in
-    :func:`concept_columns` / :func:`numeric_columns`."""
+    :func:`concept_columns` / :func:`numeric_columns`; a feature has a strongest concept only where its
+    |AUROC - 0.5| reaches ``min_separation``."""
     density = (codes > 0).mean(0)
     concepts = concept_columns(table, probe_targets, concepts)
     numeric = numeric_columns(table, numeric)
     auroc = concept_auroc(codes, table[concepts])
     corr = spearman_columns(codes, table[numeric].apply(pd.to_numeric, errors="coerce")) if numeric else spearman_columns(codes, table[[]])
     probes = class_probes(codes, table, splits == "train", probe_targets, probe_alpha)
-    auroc, best, strength = strongest_concepts(auroc, codes.shape[1])
+    auroc, best, strength = strongest_concepts(auroc, codes.shape[1], min_separation)
     chosen = select_features(density, strength, n_features)
     best_probe = np.abs(np.stack([w for _, _, w in probes])).argmax(0) if probes else None
     return FeatureStats(density, concepts, numeric, auroc, corr, probes, best, strongest_correlates(corr), best_probe, strength, chosen)

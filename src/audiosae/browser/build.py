@@ -26,6 +26,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..analysis.interpret import (
+    MIN_SEPARATION,
     clip_level_codes,
     encode_rows,
     feature_stats,
@@ -38,7 +39,7 @@ from ..io import atomic_dir, atomic_path
 from ..models.extract import Activations
 from ..sae.io import load_sae
 from ..sae.pipeline import clip_splits
-from .spectrogram import SAMPLE_RATE, feature_strip
+from .spectrogram import N_MELS, SAMPLE_RATE, feature_strip, frequency_ticks
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,12 @@ class BrowserOptions:
     concepts: list[str] | None = None
     numeric: list[str] | None = None
     probe_alpha: float = 10.0
+    min_separation: float = MIN_SEPARATION  # |AUROC - 0.5| below which a feature has no strongest concept
     extra_tables: dict[str, str] = field(default_factory=dict)  # name -> CSV (feature, variable, value[, layer, ...])
 
     @classmethod
     def from_config(cls, cfg: dict) -> "BrowserOptions":
-        known = {k: cfg[k] for k in ("n_features", "n_clips", "snippet_s", "audio_format", "concepts", "numeric", "probe_alpha") if k in cfg}
+        known = {k: cfg[k] for k in ("n_features", "n_clips", "snippet_s", "audio_format", "concepts", "numeric", "probe_alpha", "min_separation") if k in cfg}
         return cls(**known)
 
 
@@ -96,6 +98,11 @@ def _extra_rows(table: pd.DataFrame, cfg: dict) -> pd.DataFrame:
             col = table[key]
             keep &= np.isclose(col.astype(float), float(cfg[key])) if key != "variant" else (col.astype(str) == str(cfg[key])).to_numpy()
     return table[keep]
+
+
+def _present(values: dict) -> dict:
+    """The entries that have a value: no blank labels (empty cells of the clip table) and no missing numbers."""
+    return {k: v for k, v in values.items() if v is not None and not (isinstance(v, str) and v.strip().lower() in ("", "nan"))}
 
 
 def _write_audio(path: Path, audio: np.ndarray, fmt: str) -> None:
@@ -152,7 +159,8 @@ def build_sae_page(
         frame_rate = float(acts.h5.attrs["frame_rate"])
         offsets = acts.offsets
         codes = clip_level_codes(sae, acts, layer, unit)
-        stats = feature_stats(codes, table, splits, probe_targets, opt.concepts, opt.numeric, opt.probe_alpha, opt.n_features)
+        stats = feature_stats(codes, table, splits, probe_targets, opt.concepts, opt.numeric, opt.probe_alpha, opt.n_features,
+                              opt.min_separation)
         density, concepts, numeric, probes = stats.density, stats.concepts, stats.numeric, stats.probes
         F = stats.n_features
         chosen_set = set(stats.chosen)
@@ -164,9 +172,11 @@ def build_sae_page(
             if density[f] == 0:  # dead: nothing to associate
                 rows.append(row)
                 continue
-            if f in stats.best_concept.index:
+            if len(stats.auroc):
+                row["strength"] = _finite(stats.strength[f], 3)
+            if f in stats.best_concept.index:  # only where a label value separates the feature's clips
                 b = stats.best_concept.loc[f]
-                row.update(concept=f"{b['concept']}={b['value']}", auroc=_finite(b["auroc"], 3), strength=_finite(b["dev"], 3), mean_diff=_finite(b["mean_diff"], 3))
+                row.update(concept=f"{b['concept']}={b['value']}", auroc=_finite(b["auroc"], 3), mean_diff=_finite(b["mean_diff"], 3))
             if f in stats.best_correlate.index:
                 b = stats.best_correlate.loc[f]
                 row.update(correlate=str(b["variable"]), r=_finite(b["r"], 3))
@@ -211,8 +221,8 @@ def build_sae_page(
                         {
                             "clip": str(table["id"].iloc[i]),
                             "split": str(splits[i]),
-                            "labels": {c: str(table[c].iloc[i]) for c in concepts},
-                            "numeric": {c: _finite(pd.to_numeric(table[c].iloc[i], errors="coerce"), 3) for c in numeric},
+                            "labels": _present({c: str(table[c].iloc[i]).strip() for c in concepts}),
+                            "numeric": _present({c: _finite(pd.to_numeric(table[c].iloc[i], errors="coerce"), 3) for c in numeric}),
                             "activation": _finite(codes[i, f], 4),
                             "peak_s": round(peak / frame_rate, 3),
                             "start_s": round(start / frame_rate, 3),
@@ -257,9 +267,10 @@ def build_sae_page(
                 "columns": [
                     {"key": "feature", "label": "feature", "type": "num"},
                     {"key": "density", "label": "density", "type": "num", "title": f"fraction of {'clips' if unit == 'clip_means' else 'clips (max over frames)'} on which the feature is active"},
-                    {"key": "concept", "label": "strongest concept", "type": "text", "title": "label value with the largest |AUROC - 0.5|"},
-                    {"key": "auroc", "label": "AUROC", "type": "num"},
-                    {"key": "strength", "label": "|AUROC−½|", "type": "num", "title": "strength of the association, either direction"},
+                    {"key": "concept", "label": "strongest concept", "type": "text",
+                     "title": f"label value with the largest |AUROC - 0.5|; empty when none reaches {opt.min_separation:g} (no label value separates the clips)"},
+                    {"key": "auroc", "label": "AUROC", "type": "num", "sort": "strength",
+                     "title": "one-vs-rest AUROC of the strongest concept; sorts by |AUROC - 0.5|, the strength of the association either way"},
                     {"key": "correlate", "label": "correlate", "type": "text", "title": "numeric clip-table column with the largest |Spearman r|"},
                     {"key": "r", "label": "r", "type": "num"},
                     {"key": "probe", "label": "probe class", "type": "text", "title": "class whose ridge probe (standardised codes, training clips) weights this feature most"},
@@ -267,6 +278,8 @@ def build_sae_page(
                 ],
                 "rows": rows,
                 "details": details,
+                "min_separation": opt.min_separation,
+                "spec_axis": {"n_mels": N_MELS, "sample_rate": SAMPLE_RATE, "freq_ticks": frequency_ticks()},
                 "index_href": "../" * 4 + "index.html",
             }
             summary = {**summary, "n_detail": len(details), "n_features": F, "n_alive": stats.n_alive}

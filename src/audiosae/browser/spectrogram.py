@@ -2,7 +2,9 @@
 
 Hundreds of these are written per study, so they are rasterised directly into an 8-bit palette PNG
 (magma colours, one reserved index for the activation trace and one for the gaps between clips):
-a few milliseconds and a few kilobytes each.
+a few milliseconds and a few kilobytes each. The image holds data only, one pixel per mel band and 10 ms;
+the page draws its axes as text beside it (:func:`frequency_ticks` says where each frequency sits), so that
+the labels stay sharp and readable however wide the panel makes the image.
 """
 from __future__ import annotations
 
@@ -16,19 +18,49 @@ SAMPLE_RATE = 16000
 HOP = 160  # 10 ms columns
 N_FFT = 400  # 25 ms, as Whisper's front end
 N_MELS = 64
+FMIN = 40.0
+TICK_HZ = (250, 500, 1000, 2000, 4000, 8000)  # candidate frequency-axis ticks (those inside the image are kept)
 TRACE, GAP = 255, 254  # palette indices
 GAP_PX = 3
 
 
-def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS, fmin: float = 40.0, fmax: float | None = None) -> np.ndarray:
+def mel(f):
+    """HTK mel scale."""
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=float) / 700.0)
+
+
+def hz(m):
+    return 700.0 * (10 ** (np.asarray(m, dtype=float) / 2595.0) - 1.0)
+
+
+def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS, fmin: float = FMIN, fmax: float | None = None) -> np.ndarray:
     """Triangular filters evenly spaced on the mel scale (HTK formula), shape (n_mels, n_fft // 2 + 1)."""
     fmax = fmax or sr / 2
-    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
     edges = hz(np.linspace(mel(fmin), mel(fmax), n_mels + 2))
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     return np.maximum(0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
+
+
+def band_position(freq_hz: float, sr: int = SAMPLE_RATE, n_mels: int = N_MELS, fmin: float = FMIN, fmax: float | None = None) -> float:
+    """Height of a frequency in a :func:`feature_strip` image, 0 = bottom edge, 1 = top edge: band i (0 = lowest)
+    fills rows [i, i + 1) from the bottom and peaks at its centre frequency, the (i + 1)-th of the n_mels + 2
+    band edges of :func:`mel_filterbank`."""
+    fmax = fmax or sr / 2
+    step = (mel(fmax) - mel(fmin)) / (n_mels + 1)
+    band = (mel(freq_hz) - mel(fmin)) / step - 1.0  # fractional band index whose centre is freq_hz
+    return float((band + 0.5) / n_mels)
+
+
+def frequency_ticks(sr: int = SAMPLE_RATE, n_mels: int = N_MELS, fmin: float = FMIN, fmax: float | None = None) -> list[dict]:
+    """The frequency axis of a strip: ``{"hz", "label", "y"}`` (y as in :func:`band_position`) for the round
+    frequencies of :data:`TICK_HZ` that fall inside the image, lowest first; labels in Hz, "1k" for 1000."""
+    ticks = []
+    for f in TICK_HZ:
+        y = band_position(f, sr, n_mels, fmin, fmax)
+        if 0.0 <= y <= 1.0:
+            ticks.append({"hz": f, "label": f"{f // 1000}k" if f >= 1000 else str(f), "y": round(y, 4)})
+    return ticks
 
 
 _FB = mel_filterbank().astype(np.float32)

@@ -25,7 +25,7 @@
     return String(v);
   }
 
-  // A sortable, searchable table over data.rows.
+  // A sortable, searchable table over data.rows; a column sorts by row[c.sort] when it names one (AUROC by strength).
   function makeTable(container, columns, rows, opts) {
     const sortKey = columns.some((c) => c.key === opts.sortKey) ? opts.sortKey : columns[0].key;
     const state = { key: sortKey, dir: opts.sortDir || 1, query: "", filter: opts.filter || (() => true) };
@@ -56,8 +56,9 @@
 
     function render() {
       const col = columns.find((c) => c.key === state.key);
+      const by = col.sort || col.key;
       const shown = rows.filter(matches).sort((a, b) => {
-        const x = a[state.key], y = b[state.key];
+        const x = a[by], y = b[by];
         if (x === y) return 0;
         if (x === undefined || x === null) return 1;
         if (y === undefined || y === null) return -1;
@@ -71,8 +72,23 @@
     return { state, render };
   }
 
+  // Text with a line-break opportunity after each "=" (technique=<wbr>vocal_fry), so that narrow columns wrap there.
+  function breakable(text) {
+    const parts = String(text).replace(/=/g, "=\n").split("\n");
+    const nodes = [];
+    parts.forEach((p, i) => { if (i) nodes.push(el("wbr")); nodes.push(p); });
+    return nodes;
+  }
+
   function plainRow(row, columns) {
-    return el("tr", {}, columns.map((c) => el("td", { className: c.type === "num" ? "num" : "", text: fmt(row[c.key], c.type) })));
+    return el("tr", {}, columns.map((c) => c.type === "num"
+      ? el("td", { className: "num", text: fmt(row[c.key], c.type) })
+      : el("td", { className: "text" }, breakable(fmt(row[c.key], c.type)))));
+  }
+
+  // A value worth showing: not missing, not a blank cell of the clip table.
+  function present(v) {
+    return v !== undefined && v !== null && String(v).trim() !== "";
   }
 
   function header(title, sub, backHref) {
@@ -92,7 +108,16 @@
 
   // ---- index page: every SAE ---------------------------------------------------------------
   function indexPage() {
-    header(data.title, data.rows.length + " SAEs; click one to browse its features.");
+    // Shown inside another page (the Snakemake report embeds a copy of this page, without the SAE pages beside
+    // it): the links cannot work there, so say where the browser is instead of offering broken links.
+    let framed = location.protocol !== "file:" && location.protocol !== "http:" && location.protocol !== "https:";
+    try { framed = framed || window.self !== window.top; } catch (e) { framed = true; }
+    header(data.title, data.rows.length + " SAEs" + (framed ? "." : "; click one to browse its features."));
+    if (framed) {
+      document.body.appendChild(el("p", { className: "notice", id: "embedded-notice",
+        text: "This is a copy of the feature browser's front page. Its SAE pages sit beside the original: open " +
+              "results/browser/index.html of the study folder in a web browser (it needs no server)." }));
+    }
     const { input, count } = searchBar("filter (model, layer, ...)");
     const layout = el("div", { className: "layout index" });
     const list = el("div", { className: "list" });
@@ -105,7 +130,7 @@
       renderRow: (row, columns) => {
         const tr = plainRow(row, columns);
         const first = tr.firstChild;
-        first.replaceChildren(el("a", { href: row.href, className: "sae-link", text: row.dataset }));
+        first.replaceChildren(framed ? row.dataset : el("a", { href: row.href, className: "sae-link", text: row.dataset }));
         return tr;
       },
       onRender: (n, total) => (count.textContent = n + " of " + total),
@@ -133,6 +158,53 @@
     return t;
   }
 
+  let redrawAxes = null;  // the shown spectrogram's time axis depends on its width
+  window.addEventListener("resize", () => { if (redrawAxes) redrawAxes(); });
+
+  // The spectrogram strip with its axes as text: frequency (Hz, at the mel bands' positions, from the page data)
+  // on the left, time in the clip (s) under each snippet, placed from the snippet's pixel span in the image.
+  function spectrogram(d) {
+    const axis = data.spec_axis || { freq_ticks: [] };
+    const img = el("img", { className: "spec", id: "spectrogram", src: d.spectrogram,
+      alt: "log-mel spectrograms of the top clips (frequency in Hz on a mel scale, time in s), activation in cyan" });
+    const freq = el("div", { className: "freq-axis", id: "freq-axis" }, [
+      ...axis.freq_ticks.map((t) => el("span", { className: "tick", style: "bottom:" + (100 * t.y).toFixed(2) + "%", text: t.label })),
+    ]);
+    const time = el("div", { className: "time-axis", id: "time-axis" });
+    const box = el("div", { className: "specbox" }, [
+      el("div", { className: "axis-title freq-title", text: "Hz" }), el("div"),
+      freq, el("div", { className: "specimg" }, [img]),
+      el("div"), time,
+      el("div"), el("div", { className: "axis-title", text: "time in clip (s)" }),
+    ]);
+    function drawTime() {
+      const W = img.naturalWidth, shown = img.clientWidth;
+      if (!W || !shown) return;
+      img.style.imageRendering = W > shown ? "auto" : "pixelated";  // nearest-neighbour only when enlarging
+      const ticks = [];
+      d.clips.forEach((c) => {
+        if (!c.px) return;
+        const [x0, x1] = c.px, dur = c.stop_s - c.start_s;
+        if (!(dur > 0)) return;
+        const pxPerS = ((x1 - x0) / W) * shown / dur;
+        const step = [0.1, 0.2, 0.5, 1, 2, 5].find((s) => s * pxPerS >= 30) || 10;  // labels at least 30 px apart
+        const margin = 12 / pxPerS;  // keep labels clear of the snippet's edges (and of the next snippet's)
+        const at = [];
+        for (let t = Math.ceil((c.start_s + margin) / step) * step; t <= c.stop_s - margin + 1e-9; t += step) at.push(t);
+        if (!at.length) at.push((c.start_s + c.stop_s) / 2);
+        at.forEach((t) => {
+          const x = (x0 + ((t - c.start_s) / dur) * (x1 - x0)) / W;
+          ticks.push(el("span", { className: "tick", style: "left:" + (100 * x).toFixed(2) + "%", text: String(Number(t.toFixed(2))) }));
+        });
+      });
+      time.replaceChildren(...ticks);
+    }
+    img.addEventListener("load", drawTime);
+    if (img.complete) drawTime();
+    redrawAxes = drawTime;
+    return box;
+  }
+
   function showFeature(panel, id) {
     const d = data.details[String(id)];
     const row = data.rows[id];
@@ -142,17 +214,17 @@
       return;
     }
     panel.appendChild(el("h2", { id: "feature-title", text: "Feature " + id }));
-    panel.appendChild(el("div", { className: "muted" }, [
-      "density " + fmt(row.density, "num") + (row.concept ? " · strongest concept " + row.concept + " (AUROC " + fmt(row.auroc, "num") + ")" : ""),
+    panel.appendChild(el("div", { className: "muted", id: "feature-summary" }, [
+      "density " + fmt(row.density, "num") + (present(row.concept) ? " · strongest concept " + row.concept + " (AUROC " + fmt(row.auroc, "num") + ")" : ""),
     ]));
     panel.appendChild(el("h3", { text: "Top-activating clips" }));
     if (d.spectrogram) {
-      panel.appendChild(el("img", { className: "spec", id: "spectrogram", src: d.spectrogram, alt: "log-mel spectrograms of the top clips, activation in cyan" }));
-      panel.appendChild(el("div", { className: "muted", text: "log-mel spectrograms (0–8 kHz) of the snippets below, left to right; cyan: the feature's activation per 20 ms frame, on one scale." }));
+      panel.appendChild(spectrogram(d));
+      panel.appendChild(el("div", { className: "muted", text: "log-mel spectrograms of the snippets below, left to right; cyan: the feature's activation per model frame, on one scale." }));
     }
     d.clips.forEach((c, i) => {
-      const labels = Object.entries(c.labels).map(([k, v]) => el("span", { className: "pill", text: k + "=" + v }));
-      const nums = Object.entries(c.numeric).map(([k, v]) => el("span", { className: "pill", text: k + "=" + fmt(v, "num") }));
+      const labels = Object.entries(c.labels).filter(([, v]) => present(v)).map(([k, v]) => el("span", { className: "pill", text: k + "=" + v }));
+      const nums = Object.entries(c.numeric).filter(([, v]) => present(v)).map(([k, v]) => el("span", { className: "pill", text: k + "=" + fmt(v, "num") }));
       panel.appendChild(el("div", { className: "clip" }, [
         el("div", {}, [el("b", { text: i + 1 + ". " + c.clip }), " activation " + fmt(c.activation, "num")]),
         el("audio", { controls: "", preload: "metadata", src: c.audio }),
@@ -200,7 +272,7 @@
     let selected = null;
     const t = makeTable(list, data.columns, data.rows, {
       id: "features",
-      sortKey: "strength",
+      sortKey: "auroc",  // by strength of association, strongest first
       sortDir: -1,
       filter: (row) => !only.checked || row.detail,
       renderRow: (row, columns) => {
