@@ -182,7 +182,7 @@ rule figure_codec_steering:
 rule generation_progress:
     input:
         trajectory=lambda wildcards: AC_GEN["trajectories"][wildcards.trajectory],
-        sae=f"{acoustic_folder(PLAN, AC_DATASET, AC_GEN_MODEL, AC_GEN['layer'], AC_GEN['expansion'], AC_GEN['l1'])}/cfg.json",
+        sae=lambda wildcards: f"{acoustic_folder(PLAN, AC_DATASET, AC_GEN_MODEL, AC_GEN['layer'], AC_GEN['expansion'], AC_GEN['l1'])}/cfg.json",
         params=f"results/acoustics/{AC_DATASET}/{AC_GEN_MODEL}/probes/layer{AC_GEN['layer']}_params",
     output:
         progress="results/tables/acoustics/generation/{trajectory}_progress.csv",

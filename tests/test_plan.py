@@ -107,6 +107,10 @@ def test_analyses_ask_the_plan_and_get_the_same_folder():
     assert stability_folders(plan, "speech_mix", "whisper_tiny_en")["2_2"].endswith("layer2/main/batchtopk-x4-s0.98-seed2")
     assert acoustic_folder(plan, "vocalset_synth", "whisper_tiny_en", 2, 4, 0.03).endswith("acoustics/relu-x4-s0.03-seed42")
     assert len(plan) == n  # nothing new: the plan already listed them
+    # An analysis asking for an SAE the plan does not list is a bug, not a new job: the finished plan only looks up.
+    with pytest.raises(KeyError, match=r"layer0/acoustics/relu-x16-s0\.03-seed42: not an SAE of this study's plan"):
+        acoustic_folder(plan, "vocalset_synth", "whisper_tiny_en", 0, 16, 0.03)
+    assert len(plan) == n
 
 
 def test_fixed_d_sae_and_variants_name_their_folders():

@@ -147,7 +147,7 @@ def test_editing_probe_targets_reruns_only_the_analyses(tiny_study, tmp_path):
     cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     cfg["datasets"]["vocalset_tiny"]["probe_targets"] = ["technique", "gender"]
     path = tmp_path / "edited.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))  # dataset order matters: acoustics takes the first one
     out = snakemake("-n", "--cores", "1", "--configfile", str(path), "--directory", str(tiny_study), "-s", str(REPO / "Snakefile"))
     ran = set(re.findall(r"^\s*(?:local)?rule (\w+):", out.stdout, flags=re.M))
     assert "probe_layer" in ran

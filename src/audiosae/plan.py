@@ -144,6 +144,7 @@ class SAEPlan:
     def __init__(self, config: dict):
         self.config = config
         self.by_path: dict[str, PlannedSAE] = {}
+        self.frozen = False  # set by sae_plan once every sweep and analysis is listed: later asks only look up
 
     def add(self, sweep: str, dataset: str, model: str, layer: int, variant: str, sparsity: float, seed: int,
             options: dict, downstream: bool = False, expansion: float | None = None, swept: bool = True) -> PlannedSAE:
@@ -154,6 +155,8 @@ class SAEPlan:
             train["downstream"] = options["downstream"]
         sae = PlannedSAE(sweep, dataset, model, int(layer), variant, float(sparsity), int(seed), ordered(train),
                          downstream, swept)
+        if self.frozen:  # an analysis asking for an SAE the plan does not list is a bug, not a new job
+            return self.at(sae.path)
         return self.by_path.setdefault(sae.path, sae)
 
     def __iter__(self):
@@ -231,6 +234,7 @@ def sae_plan(config: dict) -> SAEPlan:
         if gen["enabled"]:
             acoustic_folder(plan, acoustic_dataset(config), gen["model"] or acoustic_models(config)[0], gen["layer"],
                             gen["expansion"], gen["l1"])
+    plan.frozen = True
     return plan
 
 
