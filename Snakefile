@@ -8,6 +8,10 @@ from audiosae.config import check_config, load_schema, validate_config
 
 min_version("8.20")
 
+# One image with every stage's pins, for `--sdm apptainer` (offline compute nodes): container/Dockerfile or
+# container/Apptainer.def builds it to this path (README, "Containers"). Without --sdm apptainer it is not used.
+containerized: str(Path(workflow.basedir) / "container" / "audiosae.sif")
+
 
 # The default study, unless --configfile names another one: merging both would mix their datasets.
 if not workflow.overwrite_configfiles:
