@@ -3,11 +3,11 @@
 # The pins are read from envs/*.yaml (pip sections) and envs/*.post-deploy.sh (NO_DEPS), so the image holds what the
 # conda envs hold, at the same versions; the Python is the envs' python= pin (the base image's tag, checked here).
 # The build copies pyproject.toml, README.md, src/, envs/ and this file to /opt/audiosae and runs it there.
-# TORCH_INDEX_URL picks torch's build: https://pypi.org/simple (default: CUDA on Linux x86_64) or
-# https://download.pytorch.org/whl/cpu. `install.sh --pins` prints the pins and installs nothing (tests/test_envs.py).
+# TORCH_INDEX_URL picks torch's build: empty (default) = pip's configured index (the CUDA build on Linux x86_64), or
+# the URL of PyTorch's CPU-only wheel index. `install.sh --pins` prints the pins and installs nothing (tests/test_envs.py).
 set -eu
 cd "$(dirname "$0")/.."
-TORCH_INDEX_URL="${TORCH_INDEX_URL:-https://pypi.org/simple}"
+TORCH_INDEX_URL="${TORCH_INDEX_URL:-}"
 pins=$(mktemp)
 trap 'rm -f "$pins"' EXIT
 
@@ -29,7 +29,8 @@ have=$(python -c 'import platform; print(platform.python_version())')
 [ "$want" = "$have" ] || { echo "envs/*.yaml pin python=$want, the base image has $have" >&2; exit 1; }
 
 export PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-python -m pip install --index-url "$TORCH_INDEX_URL" "$(grep '^torch==' "$pins")"
+# shellcheck disable=SC2086
+python -m pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$(grep '^torch==' "$pins")"
 # The project with its own dependencies (snakemake among them: job scripts unpickle Snakemake's objects), every env's
 # pins, and those pins as constraints, so that pyproject.toml and envs/*.yaml must agree.
 python -m pip install --constraint "$pins" --requirement "$pins" .
