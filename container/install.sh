@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs audiosae and every stage's pins into the image's one Python (container/Dockerfile, container/Apptainer.def).
-# The pins are read from envs/*.yaml (pip sections) and envs/*.post-deploy.sh (NO_DEPS), so the image holds what the
+# The pins are read from envs/*.yaml (pip sections and `# post-deploy --no-deps:` lines), so the image holds what the
 # conda envs hold, at the same versions; the Python is the envs' python= pin (the base image's tag, checked here).
 # The build copies pyproject.toml, README.md, src/, envs/ and this file to /opt/audiosae and runs it there.
 # TORCH_INDEX_URL picks torch's build: empty (default) = pip's configured index (the CUDA build on Linux x86_64), or
@@ -15,8 +15,7 @@ trap 'rm -f "$pins"' EXIT
 sed -n 's/^      - \([A-Za-z0-9][A-Za-z0-9._-]*==[^ ]*\)$/\1/p' envs/*.yaml | sort -u > "$pins"
 clash=$(sed 's/==.*//' "$pins" | tr 'A-Z_.' 'a-z--' | sort | uniq -d)
 [ -z "$clash" ] || { echo "envs/*.yaml pin different versions of: $clash" >&2; exit 1; }
-no_deps=$(sed -n 's/^NO_DEPS = \[\(.*\)\].*/\1/p' envs/*.post-deploy.sh | tr -d '" ' | tr ',' '\n' \
-    | sed '/^$/d' | sort -u)
+no_deps=$(sed -n 's/^# post-deploy --no-deps://p' envs/*.yaml | tr ' ' '\n' | sed '/^$/d' | sort -u)
 if [ "${1:-}" = "--pins" ]; then
     cat "$pins"
     echo "--no-deps:"

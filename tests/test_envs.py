@@ -172,10 +172,10 @@ def pip_pins(env: dict) -> list[str]:
 
 
 def post_deploy_no_deps(stage: str) -> list[str]:
-    text = (REPO / "envs" / f"{stage}.post-deploy.sh").read_text()
-    match = re.search(r"^NO_DEPS = (\[.*?\])", text, flags=re.M)
-    assert match, f"envs/{stage}.post-deploy.sh has no NO_DEPS line"
-    return ast.literal_eval(match.group(1))
+    """The packages envs/<stage>.yaml has its post-deploy script install with --no-deps (its marker comment)."""
+    text = (REPO / "envs" / f"{stage}.yaml").read_text()
+    return [pin for line in text.splitlines() if line.startswith("# post-deploy --no-deps:")
+            for pin in line.split(":", 1)[1].split()]
 
 
 def test_every_rule_runs_a_script_in_an_existing_env():
@@ -225,16 +225,12 @@ def test_env_pins_match_tested_versions(path):
 
 def test_every_env_has_the_same_post_deploy_script():
     """Snakemake runs envs/<stage>.post-deploy.sh (the env file's name, .yaml -> .post-deploy.sh) in the new env;
-    the scripts differ only in their NO_DEPS line, so that a fix reaches every env."""
-    texts = {}
+    every one is a link to envs/post-deploy.py, so that a fix reaches every env (Snakemake copies the link's target)."""
     for stage in STAGES:
         path = REPO / "envs" / f"{stage}.post-deploy.sh"
-        assert path.is_file(), f"envs/{stage}.yaml has no post-deploy script {path.name}"
-        text = path.read_text()
-        assert text.startswith("#!/usr/bin/env python\n"), f"{path.name}: the shebang picks the env's python"
-        texts[stage] = re.sub(r"^NO_DEPS = .*$", "NO_DEPS = ...", text.replace(f"envs/{stage}.yaml", "ENV"), flags=re.M)
-    first = texts[STAGES[0]]
-    assert all(t == first for t in texts.values()), [s for s, t in texts.items() if t != first]
+        assert path.is_symlink() and path.resolve() == (REPO / "envs" / "post-deploy.py").resolve(), path
+    assert (REPO / "envs" / "post-deploy.py").read_text().startswith("#!/usr/bin/env python\n")
+    assert post_deploy_no_deps("analysis") == ["torchcrepe==0.0.24"] and post_deploy_no_deps("eeg") == []
 
 
 def test_distributions_read_by_the_code_are_known():
