@@ -39,9 +39,15 @@ def test_activation_store_checks(tmp_path):
     assert len(problems) == 1 and "not a readable activation file" in problems[0]
 
 
+def initialised_sae() -> TopKSAE:
+    sae = TopKSAE(8, 16, 2)
+    sae.init_weights(torch.Generator().manual_seed(0))  # torch.empty's memory may hold anything, NaN included
+    return sae
+
+
 def test_sae_folder_checks(tmp_path):
     folder = tmp_path / "sae"
-    save_sae(TopKSAE(8, 16, 2), folder, {"layer": 0})
+    save_sae(initialised_sae(), folder, {"layer": 0})
     (folder / "metrics.json").write_text(json.dumps({"held_out": {}}))
     assert check_sae(folder) == []
     weights = (folder / "sae_weights.safetensors").read_bytes()
@@ -54,7 +60,7 @@ def test_sae_folder_checks(tmp_path):
     (folder / "metrics.json").write_text("{")
     assert check_sae(folder)[0].startswith("metrics.json does not parse")
     (folder / "metrics.json").write_text("{}")
-    sae = TopKSAE(8, 16, 2)
+    sae = initialised_sae()
     with torch.no_grad():
         sae.W_dec[0, 0] = float("nan")
     save_sae(sae, folder, {"layer": 0})
