@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import concept_datasets, concept_sparsity, ordered, sae_config, sae_layers, sparsity_tag, steering_dataset
+from .config import (concept_datasets, concept_sparsity, ordered, sae_config, sae_layers, sparsity_tag, stability_datasets,
+                     steering_dataset)
 from .models.registry import get_model_spec
 from .sae.model import sparsity_key
 
@@ -177,9 +178,6 @@ class SAEPlan:
         """Planned SAEs whose fields equal every given value, e.g. ``select(sweep="main", dataset=d, model=m)``."""
         return [s for s in self if all(getattr(s, k) == v for k, v in where.items())]
 
-    def paths(self, **where) -> list[str]:
-        return [s.path for s in self.select(**where)]
-
     # -- the main sweep as paper B's analyses read it
 
     def main_sae(self, dataset: str, model: str, layer: int, sparsity: float, seed: int) -> str:
@@ -245,8 +243,7 @@ def stability_pairs(config: dict) -> list[tuple[str, str]]:
     stab = config["stability"]
     if not stab["enabled"]:
         return []
-    names = stab["datasets"] if stab["datasets"] is not None else list(config["datasets"])
-    return [(d, m) for d in names for m in config["models"]]
+    return [(d, m) for d in stability_datasets(config) for m in config["models"]]
 
 
 def stability_plan_for(config: dict, model: str) -> list[dict]:
