@@ -163,8 +163,11 @@ def make_mini_study(root: Path, n_clips: int = 24, d: int = 16, d_sae: int = 48,
         offsets.append((cursor, cursor + n))
         cursor += n
         singer = f"s{i % 4}" if i % 6 != 5 else ""  # some clips have no singer (a blank cell, like non-speech clips' speaker)
+        real = i % 2 == 0  # half the clips stand for registry recordings, with their provenance
         rows.append({"id": f"c{i:02d}", "path": path, "split": ("train", "train", "test")[i % 3], "singer": singer,
-                     "pitch": pitch, "loudness": loud, "f0_hz": f0, "duration_s": dur})
+                     "pitch": pitch, "loudness": loud, "f0_hz": f0, "duration_s": dur,
+                     "source_package": "npm tonejs-instrument-x-mp3@1.0.0" if real else "",
+                     "licence": "CC-BY 3.0" if real else "", "attribution": "Sampled by N. N." if real else ""})
     clips = pd.DataFrame(rows)
     clips.to_csv(data_root / "clips.csv", index=False)
     act_path = root / "results/activations/mini/toy.h5"
@@ -272,6 +275,15 @@ def test_snippets_are_cut_around_the_peak_and_play(mini_browser):
             assert c["start_s"] <= c["peak_s"] < c["stop_s"]
             assert np.sqrt(np.mean(audio**2)) > 1e-3  # not silence
             assert not Path(c["audio"]).is_absolute() and c["audio"].startswith("audio/")
+
+
+def test_real_recordings_carry_their_attribution(mini_browser):
+    data = page_data(mini_browser["out"] / "index.html")
+    credits = {c["clip"]: c["credit"] for d in data["details"].values() for c in d["clips"]}
+    real = {c for c in credits if int(c[1:]) % 2 == 0}
+    assert real and len(real) < len(credits)
+    assert {credits[c] for c in real} == {"Sampled by N. N. · licence CC-BY 3.0 · from npm tonejs-instrument-x-mp3@1.0.0"}
+    assert {credits[c] for c in credits if c not in real} == {""}
 
 
 def test_index_links_every_page(mini_browser):
@@ -482,6 +494,9 @@ def test_mini_browser_details_in_chromium(mini_browser, tmp_path):
             n_blank = sum(1 for c in data["details"][blank[0]]["clips"] if "singer" not in c["labels"])
             assert n_blank >= 1 and "singer=" not in pills and not any(p.endswith("=") for p in pills)
             assert sum(p.startswith("singer=") for p in pills) == len(data["details"][blank[0]]["clips"]) - n_blank
+            credits = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#detail .credit")]
+            n_real = sum(1 for c in data["details"][blank[0]]["clips"] if c["credit"])
+            assert len(credits) == n_real and all(t.startswith("Recording: Sampled by N. N.") for t in credits)
             # The index inside a frame, as the report shows its copy: a notice, no links.
             frame = tmp_path / "framed.html"
             frame.write_text(f'<!DOCTYPE html><html><body><iframe id="f" src="{mini_browser["index"].resolve().as_uri()}" width="1200" height="500"></iframe></body></html>')

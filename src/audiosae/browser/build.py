@@ -100,6 +100,19 @@ def _extra_rows(table: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     return table[keep]
 
 
+PROVENANCE_COLUMNS = ("source_package", "licence", "attribution")  # registry.Package.provenance()
+
+
+def _credit(table: pd.DataFrame, i: int) -> str:
+    """Where a real recording comes from and its licence ('' for generated clips and tables without the columns):
+    the page plays a snippet of it, so it says whose it is."""
+    parts = {c: str(table[c].iloc[i]).strip() for c in PROVENANCE_COLUMNS if c in table.columns}
+    if not any(parts.values()):
+        return ""
+    return " · ".join(v for v in (parts.get("attribution"), parts.get("licence") and f"licence {parts['licence']}",
+                                  parts.get("source_package") and f"from {parts['source_package']}") if v)
+
+
 def _present(values: dict) -> dict:
     """The entries that have a value: no blank labels (empty cells of the clip table) and no missing numbers."""
     return {k: v for k, v in values.items() if v is not None and not (isinstance(v, str) and v.strip().lower() in ("", "nan"))}
@@ -228,6 +241,7 @@ def build_sae_page(
                             "start_s": round(start / frame_rate, 3),
                             "stop_s": round(stop / frame_rate, 3),
                             "audio": rel,
+                            "credit": _credit(table, i),
                         }
                     )
                 spec_rel = None

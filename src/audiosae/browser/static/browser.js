@@ -232,6 +232,7 @@
           c.split + " · " + c.start_s.toFixed(2) + "–" + c.stop_s.toFixed(2) + " s (peak " + c.peak_s.toFixed(2) + " s) ",
           ...labels, ...nums,
         ]),
+        ...(c.credit ? [el("div", { className: "credit muted", text: "Recording: " + c.credit })] : []),
       ]));
     });
     panel.appendChild(el("h3", { text: "Concepts (one-vs-rest AUROC of the clip codes)" }));
