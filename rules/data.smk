@@ -84,3 +84,40 @@ rule clip_table:
         "../envs/data.yaml"
     script:
         "../workflow/scripts/clip_table.py"
+
+
+def package_datasets():
+    """The study's datasets made of registry recordings (their clip tables carry licence and attribution)."""
+    return [name for name, ds in sorted(STUDY_DATASETS.items()) if get_kind(ds["kind"]).packages(ds)]
+
+
+if package_datasets():
+
+    rule corpus_sources:
+        input:
+            "resources/datasets/{dataset}/clips.csv",
+        output:
+            report(
+                "results/tables/datasets/{dataset}_sources.csv",
+                category="Datasets",
+                labels={"result": "table: sources and licences", "dataset": "{dataset}"},
+                caption="../report/corpus_sources.rst",
+            ),
+        wildcard_constraints:
+            dataset="|".join(re.escape(d) for d in package_datasets()),
+        log:
+            "results/logs/data/sources_{dataset}.log",
+        benchmark:
+            "results/benchmarks/data/sources_{dataset}.tsv"
+        localrule: True
+        threads: 1
+        resources:
+            mem_mb=grow(1000),
+            runtime=grow(10),
+        conda:
+            "../envs/data.yaml"
+        script:
+            "../workflow/scripts/corpus_sources.py"
+
+
+TARGET_FUNCTIONS.append(lambda: [f"results/tables/datasets/{d}_sources.csv" for d in package_datasets()])

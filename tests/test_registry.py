@@ -165,3 +165,20 @@ def test_failing_client_reports_its_message(tmp_path, monkeypatch):
     pkg = Package("npm", "no-such-package", "9.9.9", "2" * 64, "", "")
     with pytest.raises(RegistryError, match=r"npm exited with 1 and wrote 0 files \(npm error 404 Not Found\)"):
         fetch(pkg, tmp_path / pkg.filename)
+
+
+def test_source_summary_credits_each_package():
+    import pandas as pd
+
+    from audiosae.data.registry import source_summary
+
+    clips = pd.DataFrame({
+        "id": ["a", "b", "c", "d"], "split": ["train", "test", "train", "valid"], "duration_s": [2.0, 2.0, 1.5, 0.5],
+        "source_package": ["npm v@1", "npm v@1", "deb k=2", "deb k=2"], "licence": ["CC-BY 3.0"] * 2 + ["GPL-2+"] * 2,
+        "attribution": ["Sampled by N. N."] * 2 + ["KDE"] * 2})
+    table = source_summary(clips).set_index("source_package")
+    assert table.loc["npm v@1"].to_dict() == {"licence": "CC-BY 3.0", "attribution": "Sampled by N. N.", "clips": 2,
+                                              "seconds": 4.0, "train": 1, "valid": 0, "test": 1}
+    assert table.loc["deb k=2", "seconds"] == 2.0 and table.loc["deb k=2", "valid"] == 1
+    with pytest.raises(KeyError, match="no source_package, licence, attribution column"):
+        source_summary(clips[["id", "split"]])

