@@ -35,6 +35,7 @@ from ..analysis.interpret import (
     top_clips,
 )
 from ..data.audio import load_audio
+from ..data.registry import PROVENANCE_COLUMNS
 from ..io import atomic_dir, atomic_path
 from ..models.extract import Activations
 from ..sae.io import load_sae
@@ -98,9 +99,6 @@ def _extra_rows(table: pd.DataFrame, cfg: dict) -> pd.DataFrame:
             col = table[key]
             keep &= np.isclose(col.astype(float), float(cfg[key])) if key != "variant" else (col.astype(str) == str(cfg[key])).to_numpy()
     return table[keep]
-
-
-PROVENANCE_COLUMNS = ("source_package", "licence", "attribution")  # registry.Package.provenance()
 
 
 def _credit(table: pd.DataFrame, i: int) -> str:
