@@ -69,3 +69,26 @@ def test_run_stability_on_planted_dictionaries():
     assert val["neighbour_layer", "sae", "all", "share_above_0.7"] < 0.1
     assert val["seed", "random", "all", "share_above_0.9"] < 0.1  # 16-d: chance matches above .5 are common
     assert hist.groupby(["comparison", "source", "atoms"])["count"].sum().loc["seed", "sae", "all"] == 60
+
+
+def test_stability_from_folders_says_how_much_data_each_sae_saw(tmp_path):
+    import json
+
+    import torch
+
+    from audiosae.analysis.stability import stability_from_folders, stability_plan
+    from audiosae.sae.io import save_sae
+    from audiosae.sae.model import TopKSAE
+
+    folders = {}
+    for seed, (rows, steps) in {0: (1000, 30), 1: (4000, 60)}.items():
+        sae = TopKSAE(8, 16, 2)
+        sae.init_weights(torch.Generator().manual_seed(seed))
+        folder = tmp_path / f"seed{seed}"
+        save_sae(sae, folder, {"layer": 2, "seed": seed, "training": {"steps": steps, "batch_size": 256}})
+        (folder / "metrics.json").write_text(json.dumps({"train": {"n_rows": rows}}))
+        folders[(2, seed)] = folder
+    table, _ = stability_from_folders(stability_plan([2], [0, 1], [2]), folders)
+    row = table.iloc[0]
+    assert (row.train_rows_a, row.rows_seen_a, row.train_rows_b, row.rows_seen_b) == (1000, 30 * 256, 4000, 60 * 256)
+    assert (table.train_rows_a == 1000).all() and len(table) == 2 * 5  # sae and random, five metrics each

@@ -136,12 +136,13 @@ def stability_from_folders(plan: list[dict], folders: dict, activations: str | N
     from ..models.extract import Activations
     from ..sae.io import load_sae
 
-    decoders, alive = {}, {} if activations else None
+    decoders, alive, data = {}, {} if activations else None, {}
     acts = Activations(activations) if activations else None
     try:
         for key, folder in folders.items():
             sae, cfg = load_sae(folder)
             decoders[key] = sae.W_dec.detach().numpy().astype(np.float64)
+            data[key] = training_data(folder, cfg)
             if acts is not None:
                 layer = int(cfg.get("layer", key[0]))
                 rows = acts.pooled(layer, "mean") if cfg.get("train_on", "clip_means") == "clip_means" else acts.frames(layer)[:max_rows]
@@ -149,4 +150,24 @@ def stability_from_folders(plan: list[dict], folders: dict, activations: str | N
     finally:
         if acts is not None:
             acts.close()
-    return run_stability(plan, decoders, alive, seed=seed)
+    table, hist = run_stability(plan, decoders, alive, seed=seed)
+    # How much data each pair saw: paper B's > 50 % across seeds comes from SAEs trained on far more frames, so
+    # the table says how many distinct training rows and row draws the compared SAEs had.
+    for side in ("a", "b"):
+        keys = list(zip(table[f"layer_{side}"], table[f"seed_{side}"]))
+        for name in ("train_rows", "rows_seen"):
+            table[f"{name}_{side}"] = [data[k][name] for k in keys]
+    return table, hist
+
+
+def training_data(folder, cfg: dict) -> dict:
+    """Distinct training rows (metrics.json) and rows drawn in training (steps x batch size) of one SAE."""
+    import json
+    from pathlib import Path
+
+    metrics_path = Path(folder) / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    training = cfg.get("training", {})
+    steps, batch = training.get("steps"), training.get("batch_size")
+    return {"train_rows": metrics.get("train", {}).get("n_rows"),
+            "rows_seen": steps * batch if steps and batch else None}
