@@ -190,6 +190,48 @@ def test_concept_ablation_figure_without_curves(drawn, tmp_path):
     assert "no concept" in " ".join(t.get_text() for t in drawn[0].findobj(Text))
 
 
+# ---------------------------------------------------------------- paper A's DCI: fits, factor sets, formulas
+
+
+def disentanglement_table() -> pd.DataFrame:
+    """The DCI rows the library writes (audiosae.analysis.factors.egemaps_dci) for two layers of planted data."""
+    from audiosae.analysis.factors import DIS_COLUMNS, egemaps_dci
+
+    rng = np.random.default_rng(0)
+    splits = np.array((["train"] * 3 + ["test"] * 2) * 20)
+    names = ["F0semitoneFrom27.5Hz_sma3nz_amean", "F1frequency_sma3nz_amean", "loudness_sma3_amean", "mfcc1_sma3_amean"]
+    rows = []
+    for layer in (0, 1):
+        Y = rng.standard_normal((len(splits), 4))
+        dense = Y @ rng.standard_normal((4, 6))
+        reps = [("dense", "none", np.nan, 0, dense)] + [
+            ("sae", "topk", s, 0, np.maximum(dense @ rng.standard_normal((6, 12)), 0)) for s in (0.75, 0.99)]
+        rows += egemaps_dci(layer, reps, Y, names, splits, top=2)
+    return pd.DataFrame(rows, columns=DIS_COLUMNS)
+
+
+def test_dci_figure_shows_each_fit_and_both_formulas(drawn, tmp_path):
+    table = disentanglement_table()
+    figures.dci_vs_layer(table, [tmp_path / "d.png"], title="m on d")
+    fig = drawn[0]
+    assert_inside_figure(fig)
+    assert len(fig.axes) == 2 * len(figures.DCI_PANELS)  # one row per fit
+    titles = [ax.get_title() for ax in fig.axes]
+    assert sum("paper A's formula" in t for t in titles) == 1 and sum("standard" in t for t in titles) == 2
+    rows = [ax.get_ylabel().replace("\n", " ") for ax in fig.axes[:: len(figures.DCI_PANELS)]]
+    assert rows == ["paper A: in sample on the test clips", "held out: fit on train, R² on test"]
+    assert "common_top2_dense_fit_r2" in fig._suptitle.get_text()
+    # the paper A panel plots the standard value / number of codes: 6 dense dimensions
+    paper_a, standard = fig.axes[0], fig.axes[1]
+    dense_a = next(line for line in paper_a.get_lines() if line.get_label() == "dense").get_ydata()
+    dense_s = next(line for line in standard.get_lines() if line.get_label() == "dense").get_ydata()
+    np.testing.assert_allclose(dense_a, np.asarray(dense_s) / 6)
+    figures.dci_by_factor_group(table, [tmp_path / "g.png"], title="m on d")
+    assert_inside_figure(drawn[1])
+    figures.true_factor_disentanglement(table, [tmp_path / "t.png"])  # no true factors: says so
+    assert "no ground-truth" in " ".join(t.get_text() for t in drawn[2].findobj(Text))
+
+
 # ---------------------------------------------------------------- the report: each figure once, labelled
 
 

@@ -22,6 +22,7 @@ with threadpool_limits(snakemake.threads):
         dimension_factors=cfg["dimension_factors"],
         alpha=cfg["lasso_alpha"],
         top=cfg["top_factors"],
+        common_factors=cfg["common_factors"],
         mig_bins=cfg["mig_bins"],
         fraction=cfg["fraction"],
         seed=snakemake.params.seed,

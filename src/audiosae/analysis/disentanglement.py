@@ -4,9 +4,14 @@ Pure functions on arrays, so each is testable on planted data with a known answe
 
 - ``dci_scores(importance, informativeness)``: disentanglement, completeness and informativeness from a
   codes x factors importance matrix (paper A: importance = |Lasso coefficient|, completeness with the log
-  base = number of codes). It also returns the base-free ``effective_codes`` per factor (exp of the
-  natural-log entropy of the factor's importance over codes), because completeness with log base = number
-  of codes is not comparable between representations of different widths (384 dense dims vs 1536 codes).
+  base = number of codes). Disentanglement comes twice: Eastwood & Williams' importance-weighted sum over
+  codes (``disentanglement``) and paper A's code, which takes the mean over codes of the weighted terms
+  (``disentanglement_paper_a`` = the weighted sum / number of codes). It also returns the base-free
+  ``effective_codes`` per factor (exp of the natural-log entropy of the factor's importance over codes),
+  because completeness with log base = number of codes is not comparable between representations of
+  different widths (384 dense dims vs 1536 codes).
+- ``top_factors`` and ``subset_dci``: DCI over a chosen set of factor columns (paper A's top-10 by R^2, or
+  one set common to every representation).
 - ``lasso_importance(X, Y)``: paper A's estimator, Lasso(alpha) per factor on standardised codes and
   standardised factors; in-sample (paper A) or fitted on one split and scored on another (held-out).
 - ``mig`` and ``sap``: against known (true) factors, categorical or continuous.
@@ -31,10 +36,12 @@ def _entropy(p: np.ndarray, axis: int, base: float) -> np.ndarray:
 def dci_scores(importance: np.ndarray, informativeness: np.ndarray | None = None) -> dict:
     """DCI from a (codes x factors) non-negative importance matrix.
 
-    Returns disentanglement (importance-weighted mean over codes of 1 - H_K(P_i.), K = factors),
-    completeness per factor (1 - H_D(P_.j), D = codes), their mean, informativeness (mean of the given
-    per-factor scores, each clipped at 0) and effective_codes per factor (exp of the natural entropy; 1 = a single code).
-    A factor no code explains gets completeness 0 and effective_codes NaN.
+    Returns disentanglement (Eastwood & Williams: sum over codes of rho_i (1 - H_K(P_i.)), K = factors,
+    rho_i = the code's share of all importance), disentanglement_paper_a (paper A's code: the mean over codes
+    of the same terms, i.e. that sum / number of codes), completeness per factor (1 - H_D(P_.j), D = codes),
+    their mean, informativeness (mean of the given per-factor scores, each clipped at 0) and effective_codes
+    per factor (exp of the natural entropy; 1 = a single code). A factor no code explains gets completeness 0
+    and effective_codes NaN.
     """
     R = np.abs(np.asarray(importance, dtype=np.float64))
     n_codes, n_factors = R.shape
@@ -44,9 +51,13 @@ def dci_scores(importance: np.ndarray, informativeness: np.ndarray | None = None
     if n_factors > 1 and total > 0:
         P = np.divide(R, row[:, None], out=np.zeros_like(R), where=row[:, None] > 0)
         d_code = 1.0 - _entropy(P, axis=1, base=n_factors)
-        disentanglement = float((d_code * row / total).sum())
+        weighted = d_code * row / total
     else:
-        disentanglement = 1.0 if total > 0 else 0.0
+        weighted = np.where(row > 0, row / total, 0.0) if total > 0 else np.zeros(n_codes)
+    disentanglement = float(weighted.sum())
+    # Paper A's np.mean(code_importance * D): the weights rho_i already sum to 1, so the mean divides the
+    # weighted sum by the number of codes, dead ones included; it shrinks as the representation widens.
+    disentanglement_paper_a = float(weighted.mean())
     Q = np.divide(R, col[None, :], out=np.zeros_like(R), where=col[None, :] > 0)
     if n_codes > 1:
         completeness_j = np.where(col > 0, 1.0 - _entropy(Q, axis=0, base=n_codes), 0.0)
@@ -55,6 +66,8 @@ def dci_scores(importance: np.ndarray, informativeness: np.ndarray | None = None
     effective = np.where(col > 0, np.exp(_entropy(Q, axis=0, base=np.e)), np.nan)
     out = {
         "disentanglement": disentanglement,
+        "disentanglement_paper_a": disentanglement_paper_a,
+        "n_codes": n_codes,
         "completeness": float(completeness_j.mean()),
         "completeness_per_factor": completeness_j,
         "effective_codes_per_factor": effective,
@@ -108,14 +121,26 @@ def lasso_importance(
     return np.abs(coef).T, r2_per_column(Ys, model.predict(Xs).reshape(Ys.shape)), r2_per_column(Ye, model.predict(Xe).reshape(Ye.shape))
 
 
-def top_factor_dci(importance: np.ndarray, scores: np.ndarray, top: int | None = 10) -> dict:
-    """Paper A's summary: DCI over the ``top`` factors by score (R^2); all factors when top is None."""
+def top_factors(scores: np.ndarray, top: int | None = 10) -> np.ndarray:
+    """Indices of the ``top`` factors by score (R^2), best first, ties by column order; NaN scores last;
+    all factors when top is None."""
     scores = np.asarray(scores, dtype=np.float64)
     order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")
-    keep = order if top is None else order[: min(top, len(order))]
-    out = dci_scores(importance[:, keep], scores[keep])
+    return order if top is None else order[: min(top, len(order))]
+
+
+def subset_dci(importance: np.ndarray, scores: np.ndarray, keep: np.ndarray) -> dict:
+    """DCI over the factor columns ``keep`` only (the codes' importance re-normalised over them)."""
+    keep = np.asarray(keep, dtype=int)
+    out = dci_scores(np.asarray(importance)[:, keep], np.asarray(scores, dtype=np.float64)[keep])
     out["factors"] = keep
     return out
+
+
+def top_factor_dci(importance: np.ndarray, scores: np.ndarray, top: int | None = 10) -> dict:
+    """DCI over the representation's own ``top`` factors by score (R^2), as paper A picks the factors whose
+    completeness and R^2 it averages; all factors when top is None."""
+    return subset_dci(importance, scores, top_factors(scores, top))
 
 
 # ---- factors with known ground truth -------------------------------------------------------------

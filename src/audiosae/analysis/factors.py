@@ -1,10 +1,25 @@
 """Paper A's disentanglement analyses for one layer, dense clip means vs SAE codes, as tidy tables.
 
-- ``disentanglement``: DCI against the 88 eGeMAPSv02 functionals as paper A computes it (Lasso alpha=0.1
-  per standardised factor, importance = |coef|, completeness with log base = number of codes, averaged over
-  the top-10 factors by R^2, and by factor group), in sample (paper A: fitted and scored on the same clips)
-  and held out (fitted on the train split, R^2 on the test split); and, where the clip table carries the
-  true generating factors, DCI, MIG and SAP against them.
+- ``disentanglement``: DCI against the 88 eGeMAPSv02 functionals with paper A's estimator (Lasso alpha=0.1
+  per standardised factor, importance = |coef|, completeness with log base = number of codes). Columns say
+  which variant a row is:
+
+  - ``fit``: ``paper_a_test_in_sample`` (paper A's notebook: Lasso fitted and R^2 scored on the test split's
+    clips only, never the SAE's training clips) or ``held_out`` (fitted on the train split, R^2 on the test
+    split); ``in_sample_all_clips`` for the true factors (this project's addition, not in paper A).
+  - ``factor_set``: ``all`` (every functional that varies over the corpus: the 88; ``n_factors`` = how many
+    factors the row's value is over), ``common_top<k>_dense_fit_r2`` (one set for every representation of
+    the layer: the dense layer's top-k functionals by R^2 on the clips the Lasso was fitted on),
+    ``common_config`` (the set ``disentanglement.common_factors`` names, the same for every layer) and
+    ``own_top<k>_r2`` (paper A's summary: each representation's own top-k by its R^2; completeness and
+    informativeness only, since those do not depend on the other factors' columns); ``group`` = ``all`` or
+    an eGeMAPS group (per-factor values of the ``all`` fit, averaged over the group).
+  - ``formula``: for disentanglement ``paper_a`` (paper A's code: mean over codes of the importance-weighted
+    terms, i.e. the standard value / number of codes, so it shrinks with width) or ``standard`` (Eastwood &
+    Williams: the weighted sum); ``both`` where the two agree (completeness, informativeness,
+    effective_codes); ``standard`` for MIG and SAP.
+
+  Where the clip table carries the true generating factors: DCI, MIG and SAP against them.
 - ``dimensions``: the smallest number of codes whose probe reaches 95 % of the full probe's score.
 - ``regression``: held-out ridge R^2 of every continuous factor (true and eGeMAPS), for the layer profile.
 """
@@ -18,7 +33,7 @@ import pandas as pd
 
 from .acoustic import FACTOR_GROUPS, factor_group
 from .dimensions import dims_needed, ridge_r2
-from .disentanglement import lasso_importance, mig, sap, top_factor_dci, true_factor_dci, dci_scores
+from .disentanglement import dci_scores, lasso_importance, mig, sap, subset_dci, top_factors, true_factor_dci
 from .probing import layer_representations, scoring_split
 
 log = logging.getLogger(__name__)
@@ -54,23 +69,109 @@ def available_factors(clips: pd.DataFrame, spec: dict[str, str]) -> dict[str, tu
     return out
 
 
-def _dci_rows(key: tuple, factors: str, protocol: str, importance: np.ndarray, r2: np.ndarray, names: list[str], top: int) -> list[tuple]:
+DIS_COLUMNS = [*KEYS, "factors", "fit", "factor_set", "n_factors", "formula", "group", "metric", "value"]
+PAPER_A_FIT = "paper_a_test_in_sample"
+
+
+def dci_fits(splits: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The clips each DCI variant fits its Lasso on and scores R^2 on: fit name -> (fit mask, score mask).
+
+    paper_a_test_in_sample: paper A's notebook runs eGeMAPS and the regressors on the test singers' clips
+    only, in sample; held_out: fitted on the train split, scored on the test split. A variant whose clips
+    are missing is left out.
+    """
+    splits = np.asarray(splits)
+    train, test = splits == "train", splits == "test"
+    fits = {}
+    if test.sum() > 1:
+        fits[PAPER_A_FIT] = (test, test)
+    if train.sum() > 1 and test.any():
+        fits["held_out"] = (train, test)
+    return fits
+
+
+def common_factor_set(dense_fit_r2: np.ndarray, names: list[str], top: int, fixed: list[str] | None = None) -> tuple[str, np.ndarray]:
+    """One factor set for every representation of a layer: the columns ``fixed`` names (``common_config``)
+    or the dense layer's ``top`` factors by R^2 on its fitting clips (``common_top<k>_dense_fit_r2``).
+    Choosing on the fitting clips keeps the held-out scores out of the choice."""
+    if fixed:
+        missing = [n for n in fixed if n not in names]
+        if missing:
+            raise KeyError(f"disentanglement.common_factors: {missing} not among the varying eGeMAPS functionals")
+        return "common_config", np.array([names.index(n) for n in fixed])
+    return f"common_top{top}_dense_fit_r2", top_factors(dense_fit_r2, top)
+
+
+def _dci_summary_rows(head: tuple, factor_set: str, res: dict, with_disentanglement: bool = True) -> list[tuple]:
+    n_factors = len(res["completeness_per_factor"])
     rows = []
-    summary = top_factor_dci(importance, r2, top)
-    label = f"top{top}"
-    for metric in ("disentanglement", "completeness", "informativeness", "effective_codes"):
-        rows.append((*key, factors, protocol, label, metric, summary[metric]))
+    if with_disentanglement:
+        rows.append((*head, factor_set, n_factors, "paper_a", "all", "disentanglement", res["disentanglement_paper_a"]))
+        rows.append((*head, factor_set, n_factors, "standard", "all", "disentanglement", res["disentanglement"]))
+    for metric in ("completeness", "informativeness", "effective_codes"):
+        rows.append((*head, factor_set, n_factors, "both", "all", metric, res[metric]))
+    return rows
+
+
+def egemaps_dci_rows(
+    key: tuple, fit: str, importance: np.ndarray, r2: np.ndarray, names: list[str], top: int, common: tuple[str, np.ndarray]
+) -> list[tuple]:
+    """Rows of one representation and fit: DCI over all functionals (with per-group values), over the
+    layer's common set, and paper A's per-representation top-k summary."""
+    head = (*key, "egemaps", fit)
     full = dci_scores(importance, r2)
-    for metric in ("disentanglement", "completeness", "informativeness", "effective_codes"):
-        rows.append((*key, factors, protocol, "all", metric, full[metric]))
+    rows = _dci_summary_rows(head, "all", full)
     groups = np.array([factor_group(n) for n in names])
     for g in FACTOR_GROUPS:
         cols = groups == g
         if not cols.any():
             continue
-        rows.append((*key, factors, protocol, g, "completeness", float(full["completeness_per_factor"][cols].mean())))
-        rows.append((*key, factors, protocol, g, "informativeness", float(np.mean(np.clip(np.nan_to_num(r2[cols]), 0, None)))))
-        rows.append((*key, factors, protocol, g, "effective_codes", float(np.nanmean(full["effective_codes_per_factor"][cols]))))
+        n = int(cols.sum())
+        rows.append((*head, "all", n, "both", g, "completeness", float(full["completeness_per_factor"][cols].mean())))
+        rows.append((*head, "all", n, "both", g, "informativeness", float(np.mean(np.clip(np.nan_to_num(r2[cols]), 0, None)))))
+        rows.append((*head, "all", n, "both", g, "effective_codes", float(np.nanmean(full["effective_codes_per_factor"][cols]))))
+    label, keep = common
+    rows += _dci_summary_rows(head, label, subset_dci(importance, r2, keep))
+    # Completeness and R^2 of a factor do not depend on the other columns, so paper A's own-top-k means
+    # are exact; disentanglement over a per-representation subset is neither paper A's nor standard.
+    rows += _dci_summary_rows(head, f"own_top{top}_r2", subset_dci(importance, r2, top_factors(r2, top)), with_disentanglement=False)
+    return rows
+
+
+def egemaps_dci(
+    layer: int,
+    representations: list[tuple],
+    egemaps: np.ndarray,
+    names: list[str],
+    splits: np.ndarray,
+    alpha: float = 0.1,
+    top: int = 10,
+    common_factors: list[str] | None = None,
+) -> list[tuple]:
+    """DCI rows (``DIS_COLUMNS``) of every representation (representation, variant, sparsity, seed, X) of a
+    layer against the eGeMAPS matrix (clips x functionals), for each fit of ``dci_fits``."""
+    fits = dci_fits(splits)
+    if PAPER_A_FIT not in fits:
+        log.info("no test split: paper A's DCI (fitted on the test clips) is left out")
+    # Every representation's Lasso fits first: the common factor set is chosen on the dense layer's.
+    lasso = {}
+    for i, (*_, X) in enumerate(representations):
+        X = np.asarray(X, dtype=np.float64)
+        for fit, (on, scored) in fits.items():
+            if fit == PAPER_A_FIT:  # in sample: scored on the clips it was fitted on
+                imp, r2_fit, _ = lasso_importance(X[on], egemaps[on], alpha=alpha)
+                lasso[i, fit] = (imp, r2_fit, r2_fit)
+            else:
+                lasso[i, fit] = lasso_importance(X[on], egemaps[on], alpha=alpha, X_eval=X[scored], Y_eval=egemaps[scored])
+    dense = next(i for i, r in enumerate(representations) if r[0] == "dense")
+    common = {fit: common_factor_set(lasso[dense, fit][1], names, top, common_factors) for fit in fits}
+    for fit, (label, keep) in common.items():
+        log.info("layer %d, %s: %s = %s", layer, fit, label, [names[j] for j in keep])
+    rows = []
+    for i, (rep, variant, sparsity, sae_seed, _) in enumerate(representations):
+        for fit in fits:
+            imp, _, r2_scored = lasso[i, fit]
+            rows += egemaps_dci_rows((layer, rep, variant, sparsity, sae_seed), fit, imp, r2_scored, names, top, common[fit])
     return rows
 
 
@@ -84,11 +185,13 @@ def analyse_layer(
     dimension_factors: dict[str, str] | None = None,
     alpha: float = 0.1,
     top: int = 10,
+    common_factors: list[str] | None = None,
     mig_bins: int = 20,
     fraction: float = 0.95,
     seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
-    """The three tables (disentanglement, dimensions, regression) for one layer."""
+    """The three tables (disentanglement, dimensions, regression) for one layer. ``common_factors`` fixes the
+    eGeMAPS functionals of the common DCI factor set (default: the dense layer's top ``top`` by R^2)."""
     splits, clips, representations = layer_representations(activations, clips_csv, layer, sae_dirs, seed)
     truth = available_factors(clips, DEFAULT_TRUE_FACTORS if true_factors is None else true_factors)
     dim_factors = available_factors(clips, DEFAULT_DIMENSION_FACTORS if dimension_factors is None else dimension_factors)
@@ -103,28 +206,25 @@ def analyse_layer(
     continuous_truth = {n: v for n, (v, k) in truth.items() if k == "continuous"}
 
     dis_rows, dim_rows, reg_rows = [], [], []
+    if egemaps is not None:
+        dis_rows += egemaps_dci(layer, representations, egemaps, names, splits, alpha, top, common_factors)
     for rep, variant, sparsity, sae_seed, X in representations:
         X = np.asarray(X, dtype=np.float64)
         key = (layer, rep, variant, sparsity, sae_seed)
-        if egemaps is not None:
-            imp, r2_in, _ = lasso_importance(X, egemaps, alpha=alpha)
-            dis_rows += _dci_rows(key, "egemaps", "in_sample", imp, r2_in, names, top)
-            if train.any() and test.any():
-                imp_tr, _, r2_out = lasso_importance(X[train], egemaps[train], alpha=alpha, X_eval=X[test], Y_eval=egemaps[test])
-                dis_rows += _dci_rows(key, "egemaps", "held_out", imp_tr, r2_out, names, top)
-                r2 = ridge_r2(X[train], egemaps[train], X[test], egemaps[test])
-                reg_rows += [(*key, "egemaps", n, factor_group(n), "r2", float(v)) for n, v in zip(names, r2)]
+        if egemaps is not None and train.any() and test.any():
+            r2 = ridge_r2(X[train], egemaps[train], X[test], egemaps[test])
+            reg_rows += [(*key, "egemaps", n, factor_group(n), "r2", float(v)) for n, v in zip(names, r2)]
         if truth:
             res = true_factor_dci(X, truth, alpha=alpha)
-            for metric in ("disentanglement", "completeness", "informativeness", "effective_codes"):
-                dis_rows.append((*key, "true", "in_sample", "all", metric, res[metric]))
-            for i, n in enumerate(res["factor_names"]):
-                dis_rows.append((*key, "true", "in_sample", n, "completeness", float(res["completeness_per_factor"][i])))
-                dis_rows.append((*key, "true", "in_sample", n, "informativeness", float(res["informativeness_per_factor"][i])))
-                dis_rows.append((*key, "true", "in_sample", n, "effective_codes", float(res["effective_codes_per_factor"][i])))
+            head = (*key, "true", "in_sample_all_clips")
+            dis_rows += _dci_summary_rows(head, "all", res)
+            for j, n in enumerate(res["factor_names"]):
+                dis_rows.append((*head, "all", 1, "both", n, "completeness", float(res["completeness_per_factor"][j])))
+                dis_rows.append((*head, "all", 1, "both", n, "informativeness", float(res["informativeness_per_factor"][j])))
+                dis_rows.append((*head, "all", 1, "both", n, "effective_codes", float(res["effective_codes_per_factor"][j])))
             for metric, scores in (("mig", mig(X, truth, mig_bins)), ("sap", sap(X, truth))):
                 for n, v in scores.items():
-                    dis_rows.append((*key, "true", "in_sample", "all" if n == "mean" else n, metric, v))
+                    dis_rows.append((*head, "all", len(truth) if n == "mean" else 1, "standard", "all" if n == "mean" else n, metric, v))
         if continuous_truth and train.any() and test.any():
             Y = np.stack(list(continuous_truth.values()), axis=1)
             r2 = ridge_r2(X[train], Y[train], X[test], Y[test])
@@ -143,7 +243,7 @@ def analyse_layer(
         log.info("layer %d %s s=%s done", layer, rep, sparsity)
 
     return {
-        "disentanglement": pd.DataFrame(dis_rows, columns=[*KEYS, "factors", "protocol", "group", "metric", "value"]),
+        "disentanglement": pd.DataFrame(dis_rows, columns=DIS_COLUMNS),
         "dimensions": pd.DataFrame(dim_rows, columns=[*KEYS, "factor", "kind", "scored_on", "metric", "size", "value"]),
         "regression": pd.DataFrame(reg_rows, columns=[*KEYS, "factors", "factor", "group", "metric", "value"]),
     }

@@ -188,39 +188,55 @@ def _empty(out: list[str | Path], message: str, title: str = "") -> None:
     save(fig, out)
 
 
-DCI_METRICS = [("disentanglement", "disentanglement"), ("completeness", "completeness (log base = #codes)"),
-               ("informativeness", "informativeness (R², ≥0)"), ("effective_codes", "effective codes per factor")]
+# (metric, formula, factor set: "all" or "common", panel title)
+DCI_PANELS = [
+    ("disentanglement", "paper_a", "all", "disentanglement, paper A's formula\n(weighted sum / #codes), all"),
+    ("disentanglement", "standard", "all", "disentanglement, standard\n(weighted sum), all"),
+    ("disentanglement", "standard", "common", "disentanglement, standard\ncommon set"),
+    ("completeness", "both", "common", "completeness (log base = #codes)\ncommon set"),
+    ("informativeness", "both", "common", "informativeness (R², ≥0)\ncommon set"),
+    ("effective_codes", "both", "common", "effective codes per factor\ncommon set"),
+]
+DCI_FITS = {"paper_a_test_in_sample": "paper A: in sample\non the test clips", "held_out": "held out: fit on train,\nR² on test"}
 
 
 def dci_vs_layer(table: pd.DataFrame, out: list[str | Path], title: str = "") -> None:
-    """DCI against the eGeMAPS functionals (top-10 factors by R²) per layer: paper A's in-sample protocol
-    (top row) and the held-out one (bottom row); dense layer vs SAE codes at each sparsity."""
+    """DCI against the eGeMAPS functionals per layer, one row per fit (paper A's in sample on the test
+    clips; fitted on train and scored on test): disentanglement with paper A's formula and the standard one
+    over all functionals, and DCI over the factor set common to every representation; dense layer vs SAE
+    codes at each sparsity."""
     apply_style()
-    data = table[(table["factors"] == "egemaps") & (table["group"].astype(str).str.startswith("top"))]
+    data = table[table["factors"] == "egemaps"]
     if data.empty:
         return _empty(out, "no eGeMAPS factors (disentanglement.egemaps: false)", title)
-    protocols = [p for p in ("in_sample", "held_out") if p in set(data["protocol"])]
-    fig, axes = plt.subplots(len(protocols), len(DCI_METRICS), figsize=(3.3 * len(DCI_METRICS), 2.9 * len(protocols)), squeeze=False, layout="constrained")
-    for r, protocol in enumerate(protocols):
-        for c, (metric, label) in enumerate(DCI_METRICS):
+    data = data[(data["group"] == "all") & ~data["factor_set"].astype(str).str.startswith("own_")]
+    common = sorted(s for s in set(data["factor_set"]) if s.startswith("common_"))
+    fits = [f for f in DCI_FITS if f in set(data["fit"])]
+    fig, axes = plt.subplots(len(fits), len(DCI_PANELS), figsize=(3.0 * len(DCI_PANELS), 3.0 * len(fits)), squeeze=False, layout="constrained")
+    for r, fit in enumerate(fits):
+        for c, (metric, formula, factor_set, label) in enumerate(DCI_PANELS):
             ax = axes[r][c]
-            _representation_lines(ax, data[(data["protocol"] == protocol) & (data["metric"] == metric)])
-            ax.set(title=f"{label}\n{protocol.replace('_', '-')}", xlabel="layer")
+            sets = ["all"] if factor_set == "all" else common
+            sub = data[(data["fit"] == fit) & (data["metric"] == metric) & (data["formula"] == formula) & data["factor_set"].isin(sets)]
+            _representation_lines(ax, sub)
+            ax.set(title=label if r == 0 else "", xlabel="layer" if r == len(fits) - 1 else "", ylabel=DCI_FITS[fit] if c == 0 else "")
             if metric == "effective_codes":
                 ax.set_yscale("log")
+            elif formula == "paper_a":  # about 1/#codes: its own scale, from 0
+                ax.set_ylim(bottom=0)
             else:
                 ax.set_ylim(0, 1.02)
-    axes[0][2].legend(fontsize=7, loc="lower left")  # the R² panel has room below its lines
+    axes[0][4].legend(fontsize=7, loc="lower left")  # the R² panel has room below its lines
     if title:
-        fig.suptitle(title)
+        fig.suptitle(f"{title} (common set: {', '.join(common) or 'none'})")
     save(fig, out)
 
 
-def dci_by_factor_group(table: pd.DataFrame, out: list[str | Path], title: str = "", protocol: str = "in_sample") -> None:
+def dci_by_factor_group(table: pd.DataFrame, out: list[str | Path], title: str = "", fit: str = "paper_a_test_in_sample") -> None:
     """Completeness and effective number of codes per eGeMAPS factor group (pitch, formants, voice quality,
-    MFCC, spectral, loudness, rhythm) against layer."""
+    MFCC, spectral, loudness, rhythm) against layer, from the fit over all functionals."""
     apply_style()
-    data = table[(table["factors"] == "egemaps") & (table["protocol"] == protocol)]
+    data = table[(table["factors"] == "egemaps") & (table["fit"] == fit) & (table["factor_set"] == "all")]
     groups = [g for g in ("pitch", "formants", "voice_quality", "mfcc", "spectral", "loudness", "rhythm") if g in set(data["group"])]
     if not groups:
         return _empty(out, "no eGeMAPS factors (disentanglement.egemaps: false)", title)
@@ -235,17 +251,17 @@ def dci_by_factor_group(table: pd.DataFrame, out: list[str | Path], title: str =
                 ax.set_yscale("log")
     axes[0][-1].legend(fontsize=6)
     if title:
-        fig.suptitle(f"{title} ({protocol.replace('_', '-')})")
+        fig.suptitle(f"{title} ({DCI_FITS.get(fit, fit).replace(chr(10), ' ')})")
     save(fig, out)
 
 
 def true_factor_disentanglement(table: pd.DataFrame, out: list[str | Path], title: str = "") -> None:
     """DCI, MIG and SAP against the true generating factors (f0, loudness, vowel, technique, singer)."""
     apply_style()
-    data = table[(table["factors"] == "true") & (table["group"] == "all")]
+    data = table[(table["factors"] == "true") & (table["group"] == "all") & (table["formula"] != "paper_a")]
     if data.empty:
         return _empty(out, "the clip table has no ground-truth factors", title)
-    metrics = [("disentanglement", "DCI disentanglement"), ("completeness", "DCI completeness"), ("informativeness", "DCI informativeness"), ("mig", "MIG"), ("sap", "SAP")]
+    metrics = [("disentanglement", "DCI disentanglement (standard)"), ("completeness", "DCI completeness"), ("informativeness", "DCI informativeness"), ("mig", "MIG"), ("sap", "SAP")]
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.0), squeeze=False, layout="constrained")
     for ax, (metric, label) in zip(axes[0], metrics):
         _representation_lines(ax, data[data["metric"] == metric])
