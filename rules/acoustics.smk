@@ -46,6 +46,7 @@ rule acoustic_probe:
         params=directory(f"{AC_DIR}/probes/layer{{layer}}_params"),
     params:
         probe=ACOUSTICS["probe"],
+        n_bins=ACOUSTICS["n_bins"],
         seed=config["seed"],
     log:
         "results/logs/acoustics/{dataset}/{model}/probe_layer{layer}.log",

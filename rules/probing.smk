@@ -9,7 +9,11 @@ rule probe_layer:
     output:
         "results/tables/probing/{dataset}/{model}/layer{layer}.csv",
     params:
-        probing=lambda wildcards: {**config["probing"], "targets": config["datasets"][wildcards.dataset]["probe_targets"]},
+        probing=lambda wildcards: {
+            **config["probing"],
+            "targets": config["datasets"][wildcards.dataset]["probe_targets"],
+            "split_columns": config["datasets"][wildcards.dataset]["probe_split_columns"],
+        },
         seed=config["seed"],
     log:
         "results/logs/probing/{dataset}/{model}/layer{layer}.log",

@@ -97,3 +97,59 @@ def test_every_nth_clip():
     ids = [f"c{i}" for i in range(10)]
     assert ac.every_nth_clip(ids, 0) == ids
     assert ac.every_nth_clip(ids, 3) == ["c0", "c4", "c9"] or len(ac.every_nth_clip(ids, 3)) == 3
+
+
+class _FlatCrepe:
+    """A stand-in for CREPE (same call, same output shape): every bin equally likely, so nothing is voiced."""
+
+    def __call__(self, frames):
+        import torch
+
+        return torch.full((frames.shape[0], 360), 1.0 / 360)
+
+
+def test_bin_edges_come_from_training_frames_only(tmp_path):
+    """A loud training clip and a quiet test clip: the loudness and centroid edges span the training frames only,
+    so the held-out frames (20+ dB quieter, an octave higher) fall beyond them, into the end bins."""
+    rows = []
+    for i, (split, f0, amp) in enumerate([("train", 440.0, 0.5), ("train", 440.0, 0.25), ("test", 880.0, 0.01),
+                                          ("valid", 880.0, 0.01)]):
+        sf.write(tmp_path / f"c{i}.wav", sine(f0, 1.0, amp), SR)
+        rows.append({"id": f"c{i}", "path": f"c{i}.wav", "split": split})
+    clips = pd.DataFrame(rows)
+    offsets = np.array([[0, 50], [50, 100], [100, 150], [150, 200]])
+    labels, edges = frame_labels(clips, tmp_path, list(clips["id"]), offsets, 50.0, _FlatCrepe(), n_bins=20,
+                                 progress=False)
+    train = labels[labels["split"] == "train"]
+    lo, hi = edges["loudness"][0], edges["loudness"][-1]
+    assert len(edges["loudness"]) == len(edges["timbre"]) == 21  # 20 equal-width bins in dB / in Hz
+    assert np.allclose(np.diff(edges["loudness"]), np.diff(edges["loudness"])[0])
+    assert lo == pytest.approx(np.percentile(train["loudness_db"], 1)) and hi == pytest.approx(np.percentile(train["loudness_db"], 99))
+    assert lo > -25.0  # the training clips are at -9 and -15 dB; the test and valid clips at -43 dB are not in the fit
+    held = labels[labels["split"] != "train"]
+    inner = held[(held["frame"] > 3) & (held["frame"] < 46)]
+    assert (inner["loudness"] == 0).all() and (inner["timbre"] == 19).all()
+    assert edges["timbre"][-1] < 700.0  # centroids of the 440 Hz training sines only, not the 880 Hz held-out ones
+    with pytest.raises(ValueError, match="no sounding frame of a training-split clip"):
+        frame_labels(clips[clips["split"] != "train"], tmp_path, ["c2"], offsets[2:3], 50.0, _FlatCrepe(), progress=False)
+
+
+def test_acoustic_probes_score_the_test_split_only():
+    """The valid frames carry labels no probe could read (a constant feature, shuffled labels): were they scored,
+    the accuracy would drop; n_test counts the test frames only and the table names the split and the labels."""
+    rng = np.random.default_rng(0)
+    n_tr, n_va, n_te, d, k = 1200, 600, 400, 20, 4
+    y = rng.integers(0, k, n_tr + n_va + n_te)
+    x = rng.normal(size=(len(y), d)).astype(np.float32) * 0.3
+    x[np.arange(len(y)), y] += 2.0
+    split = np.array(["train"] * n_tr + ["valid"] * n_va + ["test"] * n_te)
+    x[split == "valid"] = 0.0  # valid frames: nothing to read
+    labels = pd.DataFrame({"split": split, "pitch": y, "loudness": y, "timbre": y})
+    acc, _, raw = ac.probe_properties(x, labels, max_train_frames=5000, n_bins=20)
+    acc = acc.set_index("property")
+    assert (acc["n_test"] == n_te).all() and (acc["scored_on"] == "test").all()
+    assert (acc["accuracy"] > 0.95).all()
+    assert acc.loc["loudness", "label"] == "20 equal-width bins in dB (RMS)"
+    assert acc.loc["timbre", "label"] == "20 equal-width bins in Hz (spectral centroid)"
+    with pytest.raises(ValueError, match="no frame of a test-split clip"):
+        ac.probe_properties(x[split != "test"], labels[split != "test"])

@@ -195,3 +195,27 @@ def test_checkpoints_record_where_their_layer_sits():
     sae = sae_plan(study("config")).at("results/sae/speech_mix/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0")
     assert sae.cfg_meta() == {"sweep": "main", "dataset": "speech_mix", "model": "whisper_tiny_en", "expansion": 4,
                               "hook_name": "encoder.layers.1.output"}
+
+
+def test_paper_a_topk_is_planned_beside_topk_with_its_preset():
+    cfg = study("test", lambda c: c["sae"].update(variants=["topk", "paper_a_topk"]))
+    main = sae_plan(cfg).select(sweep="main", dataset="vocalset_tiny", layer=0)
+    names = {Path(s.path).name for s in main}
+    assert {"topk-x2-s0.75-seed0", "paper_a_topk-d2048-s0.75-seed0"} <= names  # d_sae 2048 whatever d_in
+    paper_a = next(s for s in main if s.variant == "paper_a_topk")
+    topk = next(s for s in main if s.variant == "topk")
+    opts = paper_a.options
+    assert (opts["d_sae"], opts["batch_size"], opts["lr"], opts["epochs"], opts["recon_loss"]) == (2048, 16, 0.001, 100, "mse")
+    assert (opts["normalize_decoder"], opts["scale_inputs"], opts["aux_coef"], opts["b_dec_init"]) == (False, False, 0.0, "zeros")
+    assert "epochs" not in topk.options and topk.options["batch_size"] == cfg["sae"]["batch_size"]
+    tc = train_config(opts, paper_a.seed, 2048)
+    assert (tc.epochs, tc.batch_size, tc.normalize_decoder) == (100, 16, False)
+
+
+def test_linear_adam_defaults_are_paper_as_and_the_schemas():
+    from audiosae.analysis.probing import LinearAdamProbe
+
+    adam = SCHEMA["properties"]["probing"]["properties"]["adam"]["properties"]
+    assert (adam["epochs"]["default"], adam["lr"]["default"], adam["batch_size"]["default"]) == (120, 0.001, 32)
+    probe = LinearAdamProbe()
+    assert (probe.epochs, probe.lr, probe.batch_size) == (120, 0.001, 32)

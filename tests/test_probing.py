@@ -85,3 +85,30 @@ def test_unknown_protocol_is_an_error():
     X, y = np.zeros((4, 2)), np.array(["a", "b", "a", "b"])
     with pytest.raises(ValueError, match="unknown probing protocol"):
         probe_rows(X, y, np.array(["train", "train", "test", "test"]), seed=0, n_boot=0, protocol="svm")
+
+
+def test_probe_layer_reads_each_targets_own_split_column(monkeypatch, tmp_path):
+    """Pitch probed across instruments: the target's split column decides train and test, and the table says so."""
+    import audiosae.analysis.probing as probing
+
+    rng = np.random.default_rng(0)
+    n = 120
+    instrument = np.repeat(["violin", "flute", "tuba", "harp"], n // 4)
+    pitch = np.tile(["C", "G"], n // 2)
+    X = np.c_[(pitch == "G") * 3.0 + rng.normal(0, 0.3, n), (instrument == "tuba") * 3.0 + rng.normal(0, 0.3, n)]
+    by_id = pd.DataFrame({"pitch_class": pitch, "instrument": instrument,
+                          "split": np.tile(["train", "train", "valid", "test"], n // 4),
+                          "split_by_instrument": np.where(instrument == "harp", "test", "train")})
+    monkeypatch.setattr(probing, "layer_representations",
+                        lambda *a, **k: (by_id["split"].to_numpy(), by_id, [("dense", "none", np.nan, 0, X)]))
+    table = probing.probe_layer("acts.h5", "clips.csv", 2, [], ["pitch_class", "instrument"], n_boot=0,
+                                split_columns={"pitch_class": "split_by_instrument"})
+    acc = table[(table.metric == "accuracy") & (table.representation == "dense")].set_index("target")
+    assert acc.loc["pitch_class", "split_column"] == "split_by_instrument"
+    assert acc.loc["pitch_class", "scored_on"] == "test" and acc.loc["pitch_class", "value"] > 0.95
+    assert acc.loc["instrument", "split_column"] == "split"
+    chance = table[(table.representation == "chance") & (table.target == "pitch_class")]["value"].iloc[0]
+    assert chance == 0.5  # the 30 harp clips, C and G alike
+    with pytest.raises(KeyError, match="no column 'split_by_family' \\(the split of probe target 'pitch_class'\\)"):
+        probing.probe_layer("acts.h5", "clips.csv", 2, [], ["pitch_class"], n_boot=0,
+                            split_columns={"pitch_class": "split_by_family"})

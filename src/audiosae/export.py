@@ -24,6 +24,7 @@ SPARSITY_TEXT = {
     "target_l0": "target L0",
     "threshold": "inference threshold",
     "rms_norm_codes": "L1 on RMS-normalised codes",
+    "rms_norm_input": "input rows RMS-normalised (RMSNorm) before encoding",
 }
 METRIC_TEXT = {
     "fvu": "fraction of variance unexplained",

@@ -13,16 +13,18 @@ Every branch plugs into the same two rules: ``extract_activations`` (one HDF5 pe
 - sweep ``acoustics``: paper C's grid of ReLU + L1 SAEs (width x L1 weight) on the acoustics dataset.
 
 A sweep's options are the ``sae`` section's (schema defaults filled in once, by the validation) with the
-sweep's own keys on top, so nothing here or in a script falls back to a default of its own.
+sweep's own keys on top, so nothing here or in a script falls back to a default of its own. A variant with a
+training preset of its own (``paper_a_topk``: paper A's trainer, d_sae 2048) puts it on top of those
+(``SAE.train_options``), so its folder, cfg.json and trainer agree.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import (concept_datasets, concept_sparsity, ordered, sae_config, sae_layers, sparsity_tag, stability_datasets,
+from .config import (concept_datasets, concept_sparsity, dataset_models, ordered, sae_config, sae_layers, sparsity_tag, stability_datasets,
                      steering_dataset)
 from .models.registry import get_model_spec
-from .sae.model import sparsity_key
+from .sae.model import sparsity_key, variant_class
 
 SAE_TEMPLATE = "results/sae/{dataset}/{model}/layer{layer}/{sweep}/{variant}-{width}-s{sparsity}-seed{seed}"
 ACTIVATIONS = "results/activations/{dataset}/{model}.h5"
@@ -152,6 +154,7 @@ class SAEPlan:
         train = {k: v for k, v in options.items() if k not in SWEEP_AXES}
         if expansion is not None:
             train["expansion"] = expansion
+        train = variant_class(variant).train_options(train)  # a variant's training preset (paper_a_topk), if any
         if downstream:
             train["downstream"] = options["downstream"]
         sae = PlannedSAE(sweep, dataset, model, int(layer), variant, float(sparsity), int(seed), ordered(train),
@@ -201,7 +204,7 @@ def sae_plan(config: dict) -> SAEPlan:
     # main: the sweep itself
     for dataset in config["datasets"]:
         opts = sweep_options(config, "main", dataset)
-        for model in config["models"]:
+        for model in dataset_models(config, dataset):
             downstream = _downstream(config, dataset, model, opts, datasets)
             for layer in sae_layers(config, model, dataset):
                 for variant in opts["variants"]:
@@ -212,7 +215,7 @@ def sae_plan(config: dict) -> SAEPlan:
     for dataset, model in stability_pairs(config):
         stability_folders(plan, dataset, model)
     for dataset in concept_datasets(config) if config["concepts"]["enabled"] else []:
-        for model in config["models"]:
+        for model in dataset_models(config, dataset):
             concept_folders(plan, dataset, model)
     for model in steering_models(config):
         steering_folders(plan, steering_dataset(config), model)
@@ -243,7 +246,7 @@ def stability_pairs(config: dict) -> list[tuple[str, str]]:
     stab = config["stability"]
     if not stab["enabled"]:
         return []
-    return [(d, m) for d in stability_datasets(config) for m in config["models"]]
+    return [(d, m) for d in stability_datasets(config) for m in dataset_models(config, d)]
 
 
 def stability_plan_for(config: dict, model: str) -> list[dict]:
@@ -271,7 +274,9 @@ def concept_folders(plan: SAEPlan, dataset: str, model: str) -> list[str]:
 def steering_models(config: dict) -> list[str]:
     if not config["steering"]["enabled"]:
         return []
-    return [m for m in config["models"] if get_model_spec(m).family == "whisper"]
+    dataset = steering_dataset(config)
+    models = dataset_models(config, dataset) if dataset else config["models"]
+    return [m for m in models if get_model_spec(m).family == "whisper"]
 
 
 def steering_folders(plan: SAEPlan, dataset: str, model: str) -> dict[int, str]:

@@ -1,4 +1,5 @@
-"""Softmax probes of pitch, loudness and timbre on one layer: the dense frames and every SAE's codes."""
+"""Softmax probes of pitch, loudness and timbre on one layer: the dense frames and every SAE's codes, trained on the
+train split and scored on the test split; each row names the SAE's variant and its RMS normalisation."""
 import json
 from pathlib import Path
 
@@ -25,14 +26,16 @@ accs, tops = [], []
 runs = [("dense", None)] + [("sae", Path(c).parent) for c in snakemake.input.saes]
 for kind, folder in runs:
     if kind == "dense":
-        feats, meta = dense, {"features": "dense", "expansion": np.nan, "l1": np.nan, "l0": np.nan}
+        feats, meta = dense, {"features": "dense", "variant": "none", "rms_norm_input": np.nan,
+                              "rms_norm_codes": np.nan, "expansion": np.nan, "l1": np.nan, "l0": np.nan}
     else:
         sae, cfg = load_sae(folder)
         with torch.no_grad():
             feats = sae.encode(torch.as_tensor(dense)).numpy()
-        meta = {"features": "sae", "expansion": float(cfg["expansion"]), "l1": float(cfg["l1_coefficient"]),
-                "l0": float((feats > 0).sum(1).mean())}
-    acc, top, raw = probe_properties(feats, labels, max_train_frames=max_train, seed=p.seed, **probe)
+        meta = {"features": "sae", "variant": cfg["variant"], "rms_norm_input": bool(cfg.get("rms_norm_input", False)),
+                "rms_norm_codes": bool(cfg.get("rms_norm_codes", False)), "expansion": float(cfg["expansion"]),
+                "l1": float(cfg["l1_coefficient"]), "l0": float((feats > 0).sum(1).mean())}
+    acc, top, raw = probe_properties(feats, labels, max_train_frames=max_train, seed=p.seed, n_bins=p.n_bins, **probe)
     params = Path(snakemake.output.params)
     params.mkdir(parents=True, exist_ok=True)
     name = "dense" if kind == "dense" else folder.name

@@ -21,6 +21,7 @@ with threadpool_limits(snakemake.threads):
         n_boot=probing["n_bootstrap"],
         protocols=tuple(probing["protocols"]),
         adam=probing["adam"],
+        split_columns=probing["split_columns"],
     )
 table.insert(0, "model", w.model)
 table.insert(0, "dataset", w.dataset)

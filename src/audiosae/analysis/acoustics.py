@@ -7,14 +7,16 @@ Properties, measured at any frame rate (an activation file's ``frame_rate``; fra
   window at 16 kHz centred on each frame, argmax bin; a frame is voiced when CREPE's
   periodicity is at least ``voicing_threshold``; label = the nearest MIDI semitone, ``-1`` when unvoiced.
 - **loudness**: RMS in dB over a rectangular window of ``window_s`` around the centre;
-  label = one of ``n_bins`` equal-width bins between the dataset's 1st and 99th percentiles (frames above
-  ``floor_db``; the tails go to the end bins).
+  label = one of ``n_bins`` (20) equal-width bins in dB between the 1st and 99th percentiles of the training
+  split's sounding frames (above ``floor_db``; the tails go to the end bins).
 - **timbre**: spectral centroid (Hz) of the Hann-windowed magnitude spectrum of the same window; label =
-  one of ``n_bins`` equal-width bins; silent frames (below ``floor_db``) get ``-1``.
+  one of ``n_bins`` (20) equal-width bins in Hz, edges fitted the same way; silent frames (below ``floor_db``)
+  get ``-1``.
 
 Probes: multinomial logistic regression (softmax, L2) from standardised SAE codes to each label, trained on
-the frames of training clips, scored on held-out clips; classes seen in fewer than ``min_count`` training
-frames are dropped. A feature's contribution to a class is its weight times its mean standardised code on
+the frames of training clips and scored on the test split only (held-out singers; the valid split holds other
+clips of the training singers, so it is neither trained on nor scored); classes seen in fewer than
+``min_count`` training frames are dropped. A feature's contribution to a class is its weight times its mean standardised code on
 that class's frames.
 """
 from __future__ import annotations
@@ -221,25 +223,35 @@ def layer_frames(acts, layer: int, labels: pd.DataFrame) -> np.ndarray:
     return out.astype(np.float32)
 
 
+# What each property's label is (the accuracy table's ``label`` column); {n} is the number of bins.
+LABEL_TEXT = {"pitch": "CREPE MIDI semitone (voiced frames)", "loudness": "{n} equal-width bins in dB (RMS)",
+              "timbre": "{n} equal-width bins in Hz (spectral centroid)"}
+SCORED_ON = "test"
+
+
 def probe_properties(features: np.ndarray, labels: pd.DataFrame, properties=PROPERTIES, max_train_frames: int = 50000,
-                     seed: int = 0, **probe_kw) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                     seed: int = 0, n_bins: int | None = None, **probe_kw) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Softmax probes of every property on ``features`` (rows = label rows): train on split 'train', score on
-    the rest. Returns (accuracy rows, top-feature rows, raw probe results by property)."""
-    train = (labels["split"] == "train").to_numpy()
-    tr_idx = np.flatnonzero(train)
+    split 'test' only (valid frames are left out). Returns (accuracy rows, top-feature rows, raw probe results
+    by property); the accuracy rows name the split scored (``scored_on``) and, with ``n_bins``, each label."""
+    split = labels["split"].to_numpy()
+    tr_idx = np.flatnonzero(split == "train")
     if len(tr_idx) > max_train_frames:
         tr_idx = tr_idx[np.linspace(0, len(tr_idx) - 1, max_train_frames).round().astype(int)]
-    te_idx = np.flatnonzero(~train)
+    te_idx = np.flatnonzero(split == SCORED_ON)
+    if not len(te_idx):
+        raise ValueError(f"acoustic probes: no frame of a {SCORED_ON}-split clip to score on")
     rows, tops, raw = [], [], {}
     for prop in properties:
         y = labels[prop].to_numpy()
         tr, te = tr_idx[y[tr_idx] >= 0], te_idx[y[te_idx] >= 0]
         res = softmax_probe(features[tr], y[tr], features[te], y[te], seed=seed, **probe_kw)
         raw[prop] = res
-        rows.append({"property": prop, "accuracy": res["accuracy"], "chance": res["chance"],
+        rows.append({"property": prop, "label": LABEL_TEXT[prop].format(n=n_bins if n_bins else "n_bins"),
+                     "scored_on": SCORED_ON, "accuracy": res["accuracy"], "chance": res["chance"],
                      "n_classes": res["n_classes"], "n_test": res["n_test"]})
         tops += [{"property": prop, **t} for t in res["top"]]
     return pd.DataFrame(rows), pd.DataFrame(tops), raw
 
 
-__all__ += ["load_crepe_net", "every_nth_clip", "layer_frames", "probe_properties"]
+__all__ += ["load_crepe_net", "every_nth_clip", "layer_frames", "probe_properties", "LABEL_TEXT", "SCORED_ON"]

@@ -30,9 +30,9 @@ def steer_latent(sae, z: torch.Tensor, direction: torch.Tensor, alpha: float, ke
         steered = codes + alpha * direction.to(codes)
         if clamp_codes:
             steered = steered.clamp_min(0.0)
-        out = sae.decode(steered)
+        out = sae.reconstruct(steered, rows)
         if keep_error:
-            out = rows + out - sae.decode(codes)
+            out = rows + out - sae.reconstruct(codes, rows)
     return out.T
 
 

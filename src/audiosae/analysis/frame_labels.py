@@ -26,7 +26,11 @@ def frame_labels(clips: pd.DataFrame, audio_root: str | Path, clip_ids: list[str
                  progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """The per-frame label table and the bin edges used (``{'loudness': [...], 'timbre': [...]}``).
 
-    ``frame_stride`` labels every n-th frame of each clip only (CREPE is the cost; probes use labelled frames).
+    loudness: ``n_bins`` equal-width bins in dB (windowed RMS); timbre: ``n_bins`` equal-width bins of the spectral
+    centroid in Hz. The edges are fitted on the sounding frames of training-split clips only (held-out frames are
+    binned with them, values beyond the edges falling in the end bins), so that nothing of the test split shapes
+    the labels the probes are trained on. ``frame_stride`` labels every n-th frame of each clip only (CREPE is the
+    cost; probes use labelled frames).
     """
     by_id = clips.set_index("id")
     parts = []
@@ -53,8 +57,11 @@ def frame_labels(clips: pd.DataFrame, audio_root: str | Path, clip_ids: list[str
     voiced = (table["periodicity"].to_numpy() >= voicing_threshold) & sounding
     table["voiced"] = voiced
     table["pitch"] = semitone_labels(table["f0_hz"].to_numpy(), voiced)
-    edges = {"loudness": equal_width_edges(table["loudness_db"][sounding], n_bins),
-             "timbre": equal_width_edges(table["centroid_hz"][sounding], n_bins)}
+    fit = sounding & (table["split"].to_numpy() == "train")
+    if not fit.any():
+        raise ValueError("frame labels: no sounding frame of a training-split clip to fit the loudness and timbre bins on")
+    edges = {"loudness": equal_width_edges(table["loudness_db"][fit], n_bins),
+             "timbre": equal_width_edges(table["centroid_hz"][fit], n_bins)}
     table["loudness"] = bin_values(table["loudness_db"].to_numpy(), edges["loudness"], sounding)
     table["timbre"] = bin_values(table["centroid_hz"].to_numpy(), edges["timbre"], sounding)
     if "true_f0_hz" in table:

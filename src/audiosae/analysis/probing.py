@@ -4,8 +4,9 @@ Two protocols:
 
 - ``logreg`` (default): logistic regression on standardised features with the regularisation strength
   chosen by cross-validation on the training split.
-- ``linear_adam``: paper A's own probe, a linear layer on the raw codes trained with Adam on cross-entropy,
-  keeping the weights of the epoch with the best validation loss (validation = the valid split).
+- ``linear_adam``: paper A's own probe, a linear layer on the raw codes trained with Adam on cross-entropy
+  (lr 0.001, batch 32, 120 epochs, as its code), keeping the weights of the epoch with the best validation loss
+  (validation = the valid split).
 
 Accuracy and macro-F1 with bootstrap confidence intervals. A target whose test labels never occur in
 training (singer, speaker: the test singers are held out) cannot be scored on the test split; it is scored
@@ -105,9 +106,11 @@ def sae_clip_codes(sae, acts: Activations, layer: int, unit: str) -> np.ndarray:
 
 
 class LinearAdamProbe:
-    """Paper A's probe: nn.Linear on raw features, cross-entropy, Adam, best validation loss wins."""
+    """Paper A's probe: nn.Linear on raw features, cross-entropy, Adam, best validation loss wins. The defaults are
+    its code's (theomariotte/sae_audio_ssl config/sae_downstream_vocalset.py: 120 epochs, batch 32, lr 0.001) and
+    config/schema.yaml's probing.adam; the workflow always passes the schema's."""
 
-    def __init__(self, epochs: int = 300, lr: float = 1e-2, batch_size: int = 32, weight_decay: float = 0.0, seed: int = 0):
+    def __init__(self, epochs: int = 120, lr: float = 1e-3, batch_size: int = 32, weight_decay: float = 0.0, seed: int = 0):
         self.epochs, self.lr, self.batch_size, self.weight_decay, self.seed = epochs, lr, batch_size, weight_decay, seed
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray, y_valid: np.ndarray) -> "LinearAdamProbe":
@@ -221,27 +224,38 @@ def probe_layer(
     n_boot: int = 1000,
     protocols: tuple[str, ...] = ("logreg",),
     adam: dict | None = None,
+    split_columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Tidy table: one row per (representation, sparsity, target, protocol, metric); ``scored_on`` names
-    the split the score comes from (test = held-out singers; valid = held-out clips of training singers)."""
-    splits, by_id, representations = layer_representations(activations, clips_csv, layer, sae_dirs, seed)
+    the split the score comes from (test = held-out singers; valid = held-out clips of training singers),
+    ``split_column`` the clip-table column it is read from (``split_columns``: target -> column; default
+    ``split``, e.g. pitch probed on held-out instruments with ``split_by_instrument``)."""
+    default_splits, by_id, representations = layer_representations(activations, clips_csv, layer, sae_dirs, seed)
+    split_columns = split_columns or {}
     rows = []
     for target in targets:
         if target not in by_id.columns:
             raise KeyError(f"{clips_csv}: no column {target!r} to probe")
+        split_column = split_columns.get(target, "split")
+        if split_column not in by_id.columns:
+            raise KeyError(f"{clips_csv}: no column {split_column!r} (the split of probe target {target!r})")
+        splits = default_splits if split_column == "split" else by_id[split_column].astype(str).to_numpy()
         y = by_id[target].astype(str).to_numpy()
         labelled = y != ""
         scored_on = scoring_split(y[labelled], splits[labelled])
         eval_y = y[(splits == scored_on) & labelled]
         chance = float(pd.Series(eval_y).value_counts(normalize=True).max())
         for protocol in protocols:
-            rows.append(("chance", "none", np.nan, seed, target, protocol, scored_on, "accuracy", chance, chance, chance))
+            rows.append(("chance", "none", np.nan, seed, target, protocol, split_column, scored_on, "accuracy", chance,
+                         chance, chance))
             for rep, variant, sparsity, sae_seed, X in representations:
                 scored, _ = probe_rows(X[labelled], y[labelled], splits[labelled], seed, n_boot, protocol, scored_on, adam)
                 for metric, value, lo, hi in scored:
-                    rows.append((rep, variant, sparsity, sae_seed, target, protocol, scored_on, metric, value, lo, hi))
+                    rows.append((rep, variant, sparsity, sae_seed, target, protocol, split_column, scored_on, metric, value,
+                                 lo, hi))
                 log.info("layer %d %s s=%s %s (%s, on %s): accuracy %.3f", layer, rep, sparsity, target, protocol, scored_on, scored[0][1])
-    columns = ["representation", "variant", "sparsity", "seed", "target", "protocol", "scored_on", "metric", "value", "ci_low", "ci_high"]
+    columns = ["representation", "variant", "sparsity", "seed", "target", "protocol", "split_column", "scored_on", "metric",
+               "value", "ci_low", "ci_high"]
     table = pd.DataFrame(rows, columns=columns)
     table.insert(0, "layer", layer)
     return table

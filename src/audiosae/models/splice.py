@@ -73,16 +73,17 @@ def sae_reconstruction(sae) -> RowFn:
 
 
 def sae_edit(sae, edit: Callable[[torch.Tensor], torch.Tensor], keep_error: bool = False) -> RowFn:
-    """fn = decode(edit(encode(x))). ``keep_error`` adds back the SAE's reconstruction error
-    x - decode(encode(x)), so only the edit changes the model (the usual choice for steering/ablation)."""
+    """fn = decode(edit(encode(x))) (``sae.reconstruct``: on the scale of x for an SAE that normalises its input).
+    ``keep_error`` adds back the SAE's reconstruction error x - decode(encode(x)), so only the edit changes the
+    model (the usual choice for steering/ablation)."""
     p = next(sae.parameters())
 
     def fn(x):
         xs = x.to(p.device, p.dtype)
         codes = sae.encode(xs)
-        y = sae.decode(edit(codes.clone()))
+        y = sae.reconstruct(edit(codes.clone()), xs)
         if keep_error:
-            y = y + (xs - sae.decode(codes))
+            y = y + (xs - sae.reconstruct(codes, xs))
         return y.to(x.device, x.dtype)
 
     return fn

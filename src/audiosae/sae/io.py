@@ -55,7 +55,8 @@ def saelens_fields(cfg: dict) -> dict:
     layer = cfg.get("layer")
     return {
         "apply_b_dec_to_input": True,
-        "normalize_activations": "none",
+        # relu + rms_norm_input: x / rms(x) in, the output times rms(x): sae-lens's per-row constant_norm_rescale
+        "normalize_activations": "constant_norm_rescale" if cfg.get("rms_norm_input") else "none",
         "reshape_activations": "none",
         "dtype": "float32",
         "device": "cpu",

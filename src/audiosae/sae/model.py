@@ -6,13 +6,20 @@ there.
 - ``batchtopk`` (paper B): the top k * batch activations of a whole batch in training; a per-latent-free
   global threshold (running estimate) replaces the batch at inference, i.e. a JumpReLU with one threshold.
 - ``relu``      (paper C): ReLU codes with an L1 penalty weighted by decoder norms; optionally the penalty
-  is taken on codes divided by their per-row RMS (``rms_norm_codes``), a scale-free sparsity measure.
+  is taken on codes divided by their per-row RMS (``rms_norm_codes``), a scale-free sparsity measure, and/or
+  the input rows are RMS-normalised before encoding (``rms_norm_input``, paper C's RMSNorm): codes do not
+  depend on a row's scale, and the reconstruction is scaled back by the row's RMS.
+- ``paper_a_topk`` (paper A's own trainer, github theomariotte/sae_audio_ssl): TopK(ReLU(x W_enc + b_enc)),
+  no pre-encoder bias, no decoder bias, nn.Linear's initialisation; its training options are a preset
+  (:data:`PAPER_A_TRAINING`, see :meth:`PaperATopKSAE.train_options`).
 - ``jumprelu``  (Rajamanoharan et al. 2024): codes = pre * H(pre - threshold), per-latent learned
   thresholds trained with straight-through estimators towards a target L0.
 
 Every variant has ``encode(x) -> dense codes``, ``decode(codes)``, ``forward(x)`` and ``sparse_codes(x)``
 (row-sorted COO: rows, latents, values), and carries everything the trainer (sae/train.py) and the checkpoint
-format (sae/io.py) need, so that neither names a class: see :class:`SAE`.
+format (sae/io.py) need, so that neither names a class: see :class:`SAE`. A variant whose encoder normalises
+its input (``normalize_input``) reconstructs in that normalised space; ``reconstruct(codes, x)`` maps codes back
+to the scale of ``x`` (``forward`` does it), and every caller that decodes edited codes uses it.
 
 Adding a variant: subclass :class:`SAE`; set ``variant`` (the name in configs and cfg.json), ``sparsity_key``
 (the config key listing its swept sparsity values) and ``architecture`` (sae-lens's export name); implement
@@ -82,6 +89,13 @@ class SAE(nn.Module):
         """The (untrained) SAE that a saved cfg.json describes."""
         raise NotImplementedError(f"{cls.__name__} does not define from_cfg")
 
+    @classmethod
+    def train_options(cls, options: Mapping) -> dict:
+        """The complete training options of this variant from the sweep's (the plan records these, so that the
+        folder name, cfg.json's ``training`` and the trainer agree). Default: the sweep's options unchanged; a
+        variant with a training preset of its own (paper_a_topk) puts it on top."""
+        return dict(options)
+
     def __init__(self, d_in: int, d_sae: int):
         super().__init__()
         self.d_in, self.d_sae = d_in, d_sae
@@ -136,20 +150,32 @@ class SAE(nn.Module):
         self.b_enc.zero_()
 
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
-        """(x - b_dec) W_enc + b_enc, before any nonlinearity."""
+        """(x - b_dec) W_enc + b_enc, before any nonlinearity (``x`` already through ``normalize_input``)."""
         return torch.addmm(self.b_enc, x - self.b_dec, self.W_enc)
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:  # dense codes from pre-activations
         raise NotImplementedError
 
+    # ---- input normalisation (identity unless the variant normalises its input rows, e.g. relu + rms_norm_input)
+    normalizes_input = False  # True: encode(c x) == encode(x) for c > 0; the trainer works on normalize_input(x)
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder sees of raw rows ``x``; the trainer trains on it (times its usual input scale)."""
+        return x
+
+    def reconstruct(self, codes: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction of raw rows ``x`` from (possibly edited) codes, on the scale of ``x``."""
+        return self.decode(codes)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.pre_activations(x))
+        return self.activation(self.pre_activations(self.normalize_input(x)))
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes -> rows in the space the SAE was trained in (that of ``normalize_input``); see ``reconstruct``."""
         return codes @ self.W_dec + self.b_dec
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+        return self.reconstruct(self.encode(x), x)
 
     def sparse_codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Row-sorted COO (rows, latents, values) of the non-zero codes."""
@@ -263,28 +289,57 @@ class BatchTopKSAE(_KSAE):
         self.threshold.fill_(min_kept if t == 0 else momentum * t + (1 - momentum) * min_kept)
 
 
+def rms(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Per-row root mean square, shape (rows, 1)."""
+    return x.pow(2).mean(-1, keepdim=True).add(eps).sqrt()
+
+
 class ReLUSAE(SAE):
-    """ReLU codes; trained with an L1 penalty (weight ``l1_coef``) on codes times decoder norms."""
+    """ReLU codes; trained with an L1 penalty (weight ``l1_coef``) on codes times decoder norms.
+
+    ``rms_norm_input`` (paper C's RMSNorm of the SAE input): the encoder sees x / rms(x), so a row's codes do not
+    depend on its scale; the decoder reconstructs that normalised row and ``reconstruct`` / ``forward`` multiply it
+    back by rms(x). The training loss is taken in the normalised space: every frame weighs the same whatever its
+    loudness, which is what the normalisation is for (a loss on raw rows would weight each frame by its squared
+    RMS again); reconstruction metrics are measured on raw rows (de-normalised), like every other variant's. The
+    exported file keeps the sae-lens meaning: ``normalize_activations: constant_norm_rescale`` (x scaled to norm
+    sqrt(d_in), i.e. RMS 1, and the output scaled back), weights folded as usual. No learned gain: it would be
+    absorbed by W_enc and W_dec.
+    """
 
     variant = "relu"
     sparsity_key = "l1_coefficients"
     architecture = "standard"
 
-    def __init__(self, d_in: int, d_sae: int, l1_coef: float, rms_norm_codes: bool = False):
+    def __init__(self, d_in: int, d_sae: int, l1_coef: float, rms_norm_codes: bool = False, rms_norm_input: bool = False):
         super().__init__(d_in, d_sae)
-        self.l1_coef, self.rms_norm_codes = float(l1_coef), bool(rms_norm_codes)
+        self.l1_coef, self.rms_norm_codes, self.rms_norm_input = float(l1_coef), bool(rms_norm_codes), bool(rms_norm_input)
 
     @classmethod
     def from_sparsity(cls, d_in, d_sae, sparsity, options=None):
-        """The L1 weight; ``options['rms_norm_codes']`` selects the scale-free penalty."""
-        return cls(d_in, d_sae, sparsity, (options or {}).get("rms_norm_codes", False))
+        """The L1 weight; ``options['rms_norm_codes']`` selects the scale-free penalty, ``options['rms_norm_input']``
+        the RMSNorm of the input."""
+        options = options or {}
+        return cls(d_in, d_sae, sparsity, options.get("rms_norm_codes", False), options.get("rms_norm_input", False))
 
     @classmethod
     def from_cfg(cls, cfg):
-        return cls(cfg["d_in"], cfg["d_sae"], cfg["l1_coefficient"], cfg.get("rms_norm_codes", False))
+        return cls(cfg["d_in"], cfg["d_sae"], cfg["l1_coefficient"], cfg.get("rms_norm_codes", False),
+                   cfg.get("rms_norm_input", False))
 
     def sparsity_cfg(self) -> dict:
-        return {"l1_coefficient": self.l1_coef, "rms_norm_codes": self.rms_norm_codes}
+        return {"l1_coefficient": self.l1_coef, "rms_norm_codes": self.rms_norm_codes, "rms_norm_input": self.rms_norm_input}
+
+    @property
+    def normalizes_input(self) -> bool:
+        return self.rms_norm_input
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x / rms(x) if self.rms_norm_input else x
+
+    def reconstruct(self, codes: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        out = self.decode(codes)
+        return out * rms(x) if self.rms_norm_input else out
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:
         return F.relu(pre)
@@ -399,6 +454,52 @@ class JumpReLUSAE(SAE):
     def dense_codes(self, pre, cfg):
         codes, l0 = self.train_codes(pre)
         return codes, cfg.l0_coef * (l0 / self.target_l0 - 1.0).pow(2)
+
+
+# Paper A's trainer (theomariotte/sae_audio_ssl: audxsae/nn/sae.py, src/sae_train_ssl.py and
+# config/sae_ssl_cfg_vocalset.py): Adam at 1e-3 (its StepLR halves the rate every 200 epochs, i.e. never in 100),
+# batch 16, 100 epochs keeping the epoch of best validation loss, nn.MSELoss (mean over rows and dimensions) only,
+# d_sae 2048 whatever the layer width, raw (unscaled) inputs, no decoder normalisation, no gradient clipping, no
+# AuxK, no warm-up or decay. Its patience_early_stop (15) is defined but never read: every epoch runs (patience 0).
+PAPER_A_TRAINING = {
+    "d_sae": 2048, "batch_size": 16, "lr": 1e-3, "epochs": 100, "patience": 0, "steps": 0,
+    "recon_loss": "mse", "normalize_decoder": False, "scale_inputs": False, "b_dec_init": "zeros",
+    "warmup_frac": 0.0, "decay_frac": 0.0, "grad_clip": 0.0, "aux_coef": 0.0, "autocast": False,
+}
+
+
+class PaperATopKSAE(TopKSAE):
+    """Paper A's SAE as its code trains it: codes = TopK(ReLU(x W_enc + b_enc)) with k = int((1 - s) d_sae),
+    x_hat = codes W_dec: no pre-encoder (b_dec) bias and no decoder bias (b_dec is kept at zero and frozen, so the
+    checkpoint has sae-lens's layout), nn.Linear's default initialisation, decoder rows not normalised.
+
+    Its training options are the preset :data:`PAPER_A_TRAINING` on top of the sweep's (``train_options``; the plan
+    records them, so the folder is ``paper_a_topk-d2048-...`` and cfg.json's ``training`` says what ran). What
+    cannot apply to the study's rows: paper A draws a random 5 s crop of every file each epoch; the study's rows are
+    fixed clip means (of the dataset's stored clips, e.g. vocalset's first ``clip_seconds`` = 5 s) or frames, so
+    every epoch sees the same rows, reshuffled. Validation loss is the MSE on the valid split (paper A's
+    validation files: 20 % of the training singers' files).
+    """
+
+    variant = "paper_a_topk"
+    architecture = "topk"
+
+    def __init__(self, d_in: int, d_sae: int, k: int):
+        super().__init__(d_in, d_sae, k)
+        self.b_dec.requires_grad_(False)  # no pre-encoder bias, no decoder bias: b_dec stays 0
+
+    @classmethod
+    def train_options(cls, options):
+        return {**options, **PAPER_A_TRAINING}
+
+    @torch.no_grad()
+    def init_weights(self, generator: torch.Generator | None = None, encoder_scale: float = ENCODER_INIT_SCALE) -> None:
+        """nn.Linear's default: weights and encoder bias uniform in +-1/sqrt(fan_in) (``encoder_scale`` unused)."""
+        bound_enc, bound_dec = 1.0 / math.sqrt(self.d_in), 1.0 / math.sqrt(self.d_sae)
+        self.W_enc.copy_((torch.rand(self.d_in, self.d_sae, generator=generator) * 2 - 1) * bound_enc)
+        self.b_enc.copy_((torch.rand(self.d_sae, generator=generator) * 2 - 1) * bound_enc)
+        self.W_dec.copy_((torch.rand(self.d_sae, self.d_in, generator=generator) * 2 - 1) * bound_dec)
+        self.b_dec.zero_()
 
 
 def variant_class(name: str) -> type[SAE]:

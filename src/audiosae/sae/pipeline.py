@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import fields, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from .io import load_sae, save_sae
 from .data import RowStream, sequential_batches
 from .metrics import MetricAccumulator, density_histogram
 from .model import SAE, build_sae
-from .train import TrainConfig, train_sae
+from .train import TrainConfig, epoch_batches, steps_per_epoch, train_sae
 
 log = logging.getLogger(__name__)
 HELD_OUT = ("valid", "test")
@@ -50,17 +51,21 @@ def evaluate(sae: SAE, batches, device: str | torch.device = "cpu") -> tuple[dic
     for x in batches:
         x = x.to(device)
         codes = sae.encode(x)
-        acc.update(x, sae.decode(codes), codes)
+        acc.update(x, sae.reconstruct(codes, x), codes)
     return acc.result(), density_histogram(acc.density())
 
 
 # Trainer options that are not config keys: the seed comes with the SAE, the others are fixed practice.
 NOT_CONFIG = ("seed", "threshold_momentum", "log_every")
+# Trainer options that are not sae-section keys either: the project's trainer as TrainConfig defines them, unless
+# the variant's training preset (SAE.train_options, e.g. paper_a_topk's) sets them in the planned options.
+PRESET_ONLY = ("epochs", "patience", "recon_loss", "normalize_decoder", "scale_inputs")
 
 
 def train_config(sae_cfg: dict, seed: int, d_sae: int) -> TrainConfig:
     """The trainer's options from a validated sae section (the schema filled in every default: no fallbacks here)."""
-    opts = {f.name: sae_cfg[f.name] for f in fields(TrainConfig) if f.name not in NOT_CONFIG}
+    opts = {f.name: sae_cfg[f.name] for f in fields(TrainConfig)
+            if f.name not in NOT_CONFIG and (f.name not in PRESET_ONLY or f.name in sae_cfg)}
     return TrainConfig(**{**opts, "aux_k": min(opts["aux_k"], d_sae)}, seed=seed)
 
 
@@ -99,14 +104,34 @@ def train_layer_sae(
         d_sae = int(sae_cfg["d_sae"] or sae_cfg["expansion"] * d_in)
         train_cfg = train_config(sae_cfg, seed, d_sae)
         stream = RowStream(train_src, train_ranges, train_cfg.batch_size, seed, memory_mb)
-        sae = build_sae(variant, d_in, d_sae, sparsity, sae_cfg["rms_norm_codes"])
+        sae = build_sae(variant, d_in, d_sae, sparsity, options=sae_cfg)
         log.info("layer %d %s: %d train rows (buffer %d), d_in=%d d_sae=%d %s", layer, variant, stream.n_rows,
                  stream.buffer_rows, d_in, d_sae, sae.sparsity_cfg())
         init_sample = stream.sample(sae_cfg["init_rows"])
         state = out_dir / "train_state.safetensors"
-        scale, history = train_sae(sae, stream.batches, init_sample, train_cfg, device, progress,
-                                   checkpoint=state if train_cfg.checkpoint_every else None)
+        by_epoch = {}
+        if train_cfg.epochs > 0:  # a preset trained by epochs (paper_a_topk): validation loss on the valid split
+            valid_src, valid_ranges = row_source(acts, layer, splits, ("valid",), unit)
+            if isinstance(train_src, np.ndarray):  # clip means, in memory: exact epochs, the last batch short
+                batches = partial(epoch_batches, torch.from_numpy(train_src), train_cfg.batch_size, seed)
+                per_epoch = steps_per_epoch(len(train_src), train_cfg.batch_size)
+            else:  # frames, streamed: an epoch is as many full batches as the training rows hold
+                batches, per_epoch = stream.batches, max(1, stream.n_rows // stream.batch_size)
+            if valid_src is not None and isinstance(valid_src, np.ndarray):
+                valid = torch.from_numpy(valid_src) if len(valid_src) else None
+            else:
+                valid = partial(sequential_batches, valid_src, valid_ranges) if valid_ranges else None
+            if valid is None:
+                raise ValueError(f"{activations}: no clips in the valid split, which {variant} needs for its validation loss")
+            train_cfg = replace(train_cfg, steps=train_cfg.epochs * per_epoch)  # cfg.json says how many steps ran at most
+            by_epoch = {"valid": valid, "epoch_steps": per_epoch}
+        else:
+            batches = stream.batches
+        scale, history = train_sae(sae, batches, init_sample, train_cfg, device, progress,
+                                   checkpoint=state if train_cfg.checkpoint_every else None, **by_epoch)
         cfg = {**meta, "layer": layer, "sparsity": sparsity, "seed": seed, "train_on": unit, "training": train_cfg.to_dict()}
+        # Where the model's weights came from (hub commit, package sha256, or a rehearsal's random stand-in).
+        cfg.update({k_: str(v) for k_, v in acts.h5.attrs.items() if str(k_).startswith("weights_")})
         save_sae(sae, out_dir, cfg, scale)
         # Measure the exported checkpoint itself, on raw activations, so the numbers describe the file.
         saved, saved_cfg = load_sae(out_dir, device=str(device))
