@@ -7,6 +7,8 @@ from audiosae.data.kinds import clip_table_options, preparation_options
 if ARCHIVES:
 
     rule download_archive:
+        input:
+            unpack(rehearsal_download_inputs),
         output:
             "resources/downloads/{archive}",
         params:
@@ -86,12 +88,7 @@ rule clip_table:
         "../workflow/scripts/clip_table.py"
 
 
-def package_datasets():
-    """The study's datasets made of registry recordings (their clip tables carry licence and attribution)."""
-    return [name for name, ds in sorted(STUDY_DATASETS.items()) if get_kind(ds["kind"]).packages(ds)]
-
-
-if package_datasets():
+if PACKAGE_DATASETS:
 
     rule corpus_sources:
         input:
@@ -104,7 +101,7 @@ if package_datasets():
                 caption="../report/corpus_sources.rst",
             ),
         wildcard_constraints:
-            dataset="|".join(re.escape(d) for d in package_datasets()),
+            dataset="|".join(re.escape(d) for d in PACKAGE_DATASETS),
         log:
             "results/logs/data/sources_{dataset}.log",
         benchmark:
@@ -120,4 +117,4 @@ if package_datasets():
             "../workflow/scripts/corpus_sources.py"
 
 
-TARGET_FUNCTIONS.append(lambda: [f"results/tables/datasets/{d}_sources.csv" for d in package_datasets()])
+TARGET_FUNCTIONS.append(lambda: [f"results/tables/datasets/{d}_sources.csv" for d in PACKAGE_DATASETS])

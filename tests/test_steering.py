@@ -70,6 +70,24 @@ def test_steering_clips_take_every_sound_class_round_robin():
     assert other["sound_class"].tolist() == ["laughter", "rain", "tone", "rain"]  # one of each class first
 
 
+def test_steering_clips_with_a_speech_column_count_untranscribed_speech_as_speech():
+    """Real corpora: a meeting extract or a word in another language has no reference text but is speech; it may
+    choose features, never score WER, and is never counted as non-speech."""
+    import pandas as pd
+
+    from audiosae.analysis.steering import steering_clips
+
+    clips = pd.DataFrame({
+        "id": ["en1", "en2", "ami1", "fr1", "dog", "moh"], "split": ["test"] * 6,
+        "speech": ["speech"] * 4 + ["nonspeech"] * 2, "transcript": ["press one", "goodbye", "", "", "", ""],
+        "source": ["asterisk_en", "asterisk_en", "ami", "klettres", "ovos_animals", "moh"],
+        "sound_class": ["speech"] * 4 + ["animal", "music"]})
+    wer, other = steering_clips(clips, "test", max_speech=10, max_nonspeech=10)
+    assert wer["id"].tolist() == ["en1", "en2"] and other["id"].tolist() == ["dog", "moh"]
+    chosen, _ = steering_clips(clips, "test", max_speech=3, max_nonspeech=10, with_text=False)
+    assert chosen["id"].tolist() == ["ami1", "en1", "fr1"]  # one per source first
+
+
 @pytest.fixture(scope="module")
 def whisper_with_decoder(real_whisper_tiny_en_dir):
     from audiosae.models.registry import load_activation_model

@@ -130,16 +130,24 @@ def steering_experiment(reader, sae, layer: int, speech: list[np.ndarray], refer
     return table, pd.DataFrame(texts)
 
 
-def steering_clips(clips: pd.DataFrame, split: str, max_speech: int, max_nonspeech: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Speech clips (with a transcript) and non-speech clips of one split; non-speech taken round-robin over
-    sound classes so that every class is represented."""
+def _round_robin(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Rows reordered so that the first n take from every value of ``column`` in turn (table order within one)."""
+    if column not in df.columns:
+        return df
+    return df.assign(_rank=df.groupby(column).cumcount()).sort_values(["_rank", column], kind="stable").drop(columns="_rank")
+
+
+def steering_clips(clips: pd.DataFrame, split: str, max_speech: int, max_nonspeech: int,
+                   with_text: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Speech clips and non-speech clips of one split, taken round-robin over sources (speech) and sound classes
+    (non-speech) so that every one is represented. With a ``speech`` column (speech / nonspeech) it decides; speech
+    without known text (a meeting extract, a word in another language) is speech all the same, used to choose
+    features but not for WER (``with_text``). Without it, a clip with a transcript is speech and one without is not."""
     part = clips[clips["split"] == split]
-    is_speech = part["transcript"].astype(str).str.strip() != ""
-    speech = part[is_speech].head(max_speech)
-    nonspeech = part[~is_speech]
-    if "sound_class" in nonspeech.columns:
-        nonspeech = nonspeech.assign(_rank=nonspeech.groupby("sound_class").cumcount()).sort_values(["_rank", "sound_class"], kind="stable").drop(columns="_rank")
-    return speech, nonspeech.head(max_nonspeech)
+    has_text = part["transcript"].astype(str).str.strip() != ""
+    is_speech = part["speech"].astype(str) == "speech" if "speech" in part.columns else has_text
+    speech = _round_robin(part[is_speech & has_text if with_text else is_speech], "source").head(max_speech)
+    return speech, _round_robin(part[~is_speech], "sound_class").head(max_nonspeech)
 
 
 def steering_study(reader, clips_csv, saes: dict, conditions: list[tuple[str, float]], n_features: int = 16,
@@ -157,7 +165,7 @@ def steering_study(reader, clips_csv, saes: dict, conditions: list[tuple[str, fl
     root = Path(clips_csv).parent
     load = lambda df: [load_audio(root / p, reader.sample_rate) for p in df["path"]]
     held = "test" if (clips["split"] == "test").any() else "valid"
-    sel_s, sel_n = steering_clips(clips, "train", max_speech, max_nonspeech)
+    sel_s, sel_n = steering_clips(clips, "train", max_speech, max_nonspeech, with_text=False)
     ev_s, ev_n = steering_clips(clips, held, max_speech, max_nonspeech)
     for name, df in (("training speech", sel_s), ("training non-speech", sel_n), (f"{held} speech", ev_s), (f"{held} non-speech", ev_n)):
         if df.empty:

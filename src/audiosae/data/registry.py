@@ -190,6 +190,7 @@ def unpack_packages(archives: dict[str, Path], packages: list[Package], staging:
     """Unpack each package's archive (``archives`` maps Package.filename to the fetched file) into its own folder
     under ``staging``; return package -> folder."""
     folders = {}
+    Path(staging).mkdir(parents=True, exist_ok=True)
     for package in packages:
         if package.filename not in archives:
             raise RegistryError(f"{package.spec}: its archive {package.filename} was not given to the preparation")
