@@ -109,6 +109,12 @@ def test_probe_layer_reads_each_targets_own_split_column(monkeypatch, tmp_path):
     assert acc.loc["instrument", "split_column"] == "split"
     chance = table[(table.representation == "chance") & (table.target == "pitch_class")]["value"].iloc[0]
     assert chance == 0.5  # the 30 harp clips, C and G alike
+    one_sided = by_id.assign(sex=np.where(by_id["split_by_instrument"] == "test", "male", "female"))
+    monkeypatch.setattr(probing, "layer_representations",
+                        lambda *a, **k: (one_sided["split"].to_numpy(), one_sided, [("dense", "none", np.nan, 0, X)]))
+    with pytest.raises(ValueError, match=r"clips.csv: probe target 'sex' has 1 class in the train split \(column "
+                                         r"'split_by_instrument': \['female'\]\); a probe needs two"):
+        probing.probe_layer("acts.h5", "clips.csv", 2, [], ["sex"], n_boot=0, split_columns={"sex": "split_by_instrument"})
     with pytest.raises(KeyError, match="no column 'split_by_family' \\(the split of probe target 'pitch_class'\\)"):
         probing.probe_layer("acts.h5", "clips.csv", 2, [], ["pitch_class"], n_boot=0,
                             split_columns={"pitch_class": "split_by_family"})

@@ -26,20 +26,21 @@ def _tar_bytes(files: dict[str, bytes], mode: str = "w:gz") -> bytes:
     return buf.getvalue()
 
 
-def _ar_bytes(members: dict[str, bytes]) -> bytes:
-    """A System V ar archive, the container of a .deb (member names end with '/', 2-byte alignment)."""
+def _ar_bytes(members: dict[str, bytes], gnu: bool = False) -> bytes:
+    """An ar archive, the container of a .deb, as dpkg writes it (names padded with spaces) or GNU ar (names end
+    with '/'); members are 2-byte aligned."""
     out = [b"!<arch>\n"]
     for name, data in members.items():
-        header = f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}`\n".encode()
+        header = f"{name + ('/' if gnu else ''):<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}`\n".encode()
         assert len(header) == 60
         out += [header, data, b"\n" if len(data) % 2 else b""]
     return b"".join(out)
 
 
-def mini_deb(files: dict[str, bytes]) -> bytes:
+def mini_deb(files: dict[str, bytes], gnu: bool = False) -> bytes:
     return _ar_bytes({"debian-binary": b"2.0\n",
                       "control.tar.xz": _tar_bytes({"./control": b"Package: mini\n"}, "w:xz"),
-                      "data.tar.xz": _tar_bytes(files, "w:xz")})
+                      "data.tar.xz": _tar_bytes(files, "w:xz")}, gnu)
 
 
 def _sha(data: bytes) -> str:
@@ -62,7 +63,7 @@ def test_unpack_npm_tarball_sdist_wheel_and_deb(tmp_path):
     assert [p.name for p in unpack(wheel, tmp_path / "w")] == ["cat.wav"]
 
     deb = tmp_path / "mini.deb"
-    deb.write_bytes(mini_deb({"./usr/share/mini/en/a-01.ogg": b"OggS", "./usr/share/mini/odd": b"x"}))  # odd size
+    deb.write_bytes(mini_deb({"./usr/share/mini/en/a-01.ogg": b"OggS", "./usr/share/mini/odd": b"x"}, gnu=True))
     written = unpack(deb, tmp_path / "d")
     assert sorted(p.relative_to(tmp_path / "d").as_posix() for p in written) == [
         "usr/share/mini/en/a-01.ogg", "usr/share/mini/odd"]

@@ -20,6 +20,7 @@ import yaml
 from audiosae.config import validate_config
 from audiosae.data import kinds
 from audiosae.data import speech_nonspeech as sn
+from test_registry import _tar_bytes, mini_deb
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,30 +39,8 @@ def _audio(seconds: float, sr: int, fmt: str = "WAV", seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
-def _tar(files: dict[str, bytes], mode: str) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def _ar(members: dict[str, bytes]) -> bytes:
-    """A System V ar archive (the .deb container)."""
-    out = [b"!<arch>\n"]
-    for name, data in members.items():
-        header = f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}`\n".encode()
-        assert len(header) == 60
-        out += [header, data, b"\n" if len(data) % 2 else b""]
-    return b"".join(out)
-
-
 def deb(files: dict[str, bytes]) -> bytes:
-    control = _tar({"./control": b"Package: x\n"}, "w:xz")
-    data = _tar({f"./{name}": blob for name, blob in files.items()}, "w:xz")
-    return _ar({"debian-binary": b"2.0\n", "control.tar.xz": control, "data.tar.xz": data})
+    return mini_deb({f"./{name}": blob for name, blob in files.items()})
 
 
 def klettres_files() -> dict[str, bytes]:
@@ -131,7 +110,7 @@ def ami_sdist() -> bytes:
             "SPEAKER mtg02 1 2.000 1.800 <NA> <NA> FEO003 <NA> <NA>\n"      # piece 2-4 s: overlapped
             "SPEAKER mtg02 1 2.100 1.700 <NA> <NA> MEE004 <NA> <NA>\n"
             "SPEAKER mtg02 1 4.000 1.500 <NA> <NA> MEE004 <NA> <NA>\n")    # piece 4-6 s: MEE004
-    return _tar({f"{top}/mtg01.wav": _audio(6.0, 16000, seed=12), f"{top}/mtg02.wav": _audio(6.0, 16000, seed=13),
+    return _tar_bytes({f"{top}/mtg01.wav": _audio(6.0, 16000, seed=12), f"{top}/mtg02.wav": _audio(6.0, 16000, seed=13),
                  f"{top}/empty.wav": _audio(1.0, 16000, seed=14), f"{top}/debug.train.rttm": rttm.encode(),
                  "pyannote_audio-4.0.7/LICENSE": b"MIT License\n"}, "w:gz")
 

@@ -242,6 +242,11 @@ def probe_layer(
         splits = default_splits if split_column == "split" else by_id[split_column].astype(str).to_numpy()
         y = by_id[target].astype(str).to_numpy()
         labelled = y != ""
+        trained_on = sorted(set(y[labelled & (splits == "train")]))
+        if len(trained_on) < 2:
+            raise ValueError(f"{clips_csv}: probe target {target!r} has {len(trained_on)} class in the train split "
+                             f"(column {split_column!r}: {trained_on}); a probe needs two. Remove it from the dataset's "
+                             f"probe_targets or give it a split column where training sees every class")
         scored_on = scoring_split(y[labelled], splits[labelled])
         eval_y = y[(splits == scored_on) & labelled]
         chance = float(pd.Series(eval_y).value_counts(normalize=True).max())

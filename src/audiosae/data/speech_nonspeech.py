@@ -238,10 +238,8 @@ def _klettres(folder: Path, excluded: list) -> list[Clip]:
             credits[lang.strip()] = re.sub(r"\s+", " ", who).strip()
     clips = []
     for xml in sorted(base.glob("*/sounds.xml")):
-        try:
-            root = ET.parse(xml).getroot()
-        except ET.ParseError as exc:
-            excluded.append(_excluded(KLETTRES, _rel(folder, xml), f"sounds.xml does not parse ({exc})"))
+        root = _parse_xml(xml, KLETTRES, folder, excluded)
+        if root is None:
             continue
         for lang in root.iter("language"):
             locale = lang.get("code") or xml.parent.name
@@ -270,14 +268,21 @@ def _klettres(folder: Path, excluded: list) -> list[Clip]:
     return clips
 
 
+def _parse_xml(path: Path, package, folder: Path, excluded: list):
+    """The root element of a package's XML index, or None (and the file listed as excluded) if it does not parse."""
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        excluded.append(_excluded(package, _rel(folder, path), f"{path.name} does not parse ({exc})"))
+        return None
+
+
 def _ktuberling(folder: Path, excluded: list) -> list[Clip]:
     base = folder / "usr/share/ktuberling/sounds"
     clips, seen = [], set()
     for theme in sorted(base.glob("*.soundtheme")):
-        try:
-            root = ET.parse(theme).getroot()
-        except ET.ParseError as exc:
-            excluded.append(_excluded(KTUBERLING, _rel(folder, theme), f"soundtheme does not parse ({exc})"))
+        root = _parse_xml(theme, KTUBERLING, folder, excluded)
+        if root is None:
             continue
         locale = root.get("code") or theme.stem
         language = _language(locale)

@@ -81,17 +81,7 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 def epoch_batches(data: torch.Tensor, batch_size: int, seed: int, start_step: int = 0) -> Iterator[torch.Tensor]:
     """Endless epochs over the rows of an in-memory tensor, reshuffled each epoch, the last batch of an epoch
     short when the rows do not divide (a DataLoader with shuffle=True); ``steps_per_epoch`` batches per epoch."""
-    gen = torch.Generator().manual_seed(seed)
-    n = data.shape[0]
-    per_epoch = steps_per_epoch(n, batch_size)
-    epoch, pos = divmod(start_step, per_epoch)
-    for _ in range(epoch):
-        torch.randperm(n, generator=gen)
-    while True:
-        perm = torch.randperm(n, generator=gen)
-        for j in range(pos, per_epoch):
-            yield data[perm[j * batch_size : (j + 1) * batch_size]]
-        pos = 0
+    return random_batches(data, batch_size, seed, start_step, keep_last=True)
 
 
 def steps_per_epoch(n_rows: int, batch_size: int) -> int:
@@ -140,12 +130,17 @@ def geometric_median(x: torch.Tensor, iters: int = 100, tol: float = 1e-6) -> to
     return y.float()
 
 
-def random_batches(data: torch.Tensor, batch_size: int, seed: int, start_step: int = 0) -> Iterator[torch.Tensor]:
-    """Endless shuffled batches of rows of an in-memory tensor, one permutation per epoch; restartable."""
+def random_batches(data: torch.Tensor, batch_size: int, seed: int, start_step: int = 0,
+                   keep_last: bool = False) -> Iterator[torch.Tensor]:
+    """Endless shuffled batches of rows of an in-memory tensor, one permutation per epoch; restartable. The
+    rows left over at the end of an epoch are dropped, or (``keep_last``) form a short last batch."""
     gen = torch.Generator().manual_seed(seed)
     n = data.shape[0]
-    batch_size = min(batch_size, n)
-    per_epoch = n // batch_size
+    if keep_last:
+        per_epoch = steps_per_epoch(n, batch_size)
+    else:
+        batch_size = min(batch_size, n)
+        per_epoch = n // batch_size
     epoch, pos = divmod(start_step, per_epoch)
     for _ in range(epoch):
         torch.randperm(n, generator=gen)
