@@ -28,6 +28,7 @@ check_config(config, sae_schema=load_schema(SCHEMA)["properties"]["sae"])
 
 # Each file below adds its targets to TARGET_FUNCTIONS (rules/common.smk) and marks its own local rules.
 include: "rules/common.smk"
+include: "rules/rehearsal_common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/activations.smk"
@@ -41,7 +42,9 @@ include: "rules/stability.smk"
 include: "rules/concepts.smk"
 include: "rules/steering.smk"
 include: "rules/acoustics.smk"
+include: "rules/instruments.smk"
 include: "rules/verify.smk"
+include: "rules/rehearsal.smk"
 
 
 if config["eeg"]["enabled"]:

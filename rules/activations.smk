@@ -27,7 +27,7 @@ rule extract_activations:
     priority: 10
     resources:
         mem_mb=lambda wildcards, attempt: extraction_mem_mb(wildcards.model, config["activations"]["batch_size"], attempt),
-        runtime=grow(120),
+        runtime=lambda wildcards, attempt: runtime_min(extraction_hours(wildcards.model, DATASET_KINDS[wildcards.dataset]), attempt),
     conda:
         "../envs/models.yaml"
     script:

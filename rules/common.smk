@@ -3,8 +3,8 @@
 import re
 from pathlib import Path
 
-from audiosae.cluster import grow, sae_mem_mb
-from audiosae.config import archive_sources, model_options, sae_layers
+from audiosae.cluster import extraction_hours, grow, runtime_min, sae_hours, sae_mem_mb
+from audiosae.config import archive_sources, dataset_models, model_options, sae_layers
 from audiosae.data.kinds import get_kind
 from audiosae.models.registry import get_model_spec
 from audiosae.plan import ACTIVATIONS, SAE_TEMPLATE, SWEEPS, sae_plan, study_datasets
@@ -22,7 +22,7 @@ wildcard_constraints:
     model="[A-Za-z0-9_]+",
     layer="[0-9]+",
     sweep="|".join(SWEEPS),
-    variant="[a-z]+",
+    variant="[a-z_]+",
     width="x[0-9.]+|d[0-9]+",
     sparsity="[0-9.e-]+",
     seed="[0-9]+",
@@ -58,6 +58,16 @@ def sae_job_mem_mb(wildcards, attempt):
     return sae_mem_mb(d_in, d_sae, sae.options["batch_size"], sae.options["memory_mb"], attempt)
 
 
+def sae_job_runtime(wildcards, attempt):
+    """Runtime limit of a train_sae job from its SAE's size and training length (audiosae.cluster), times the attempt."""
+    sae = planned_sae(wildcards)
+    d_in = get_model_spec(sae.model).dim(sae.layer)
+    d_sae = sae.options["d_sae"] or int(sae.options["expansion"] * d_in)
+    steps = sae.options["steps"] if not sae.options.get("epochs") else sae.options["epochs"] * 200  # preset by epochs
+    hours = sae_hours(d_in, d_sae, steps, sae.options["batch_size"]) + (0.25 if sae.downstream else 0.0)
+    return runtime_min(hours, attempt)
+
+
 def sae_dirs(dataset, model, layers=None):
     """The main sweep's own SAEs of one dataset x model (optionally restricted to some layers)."""
     return [s.path for s in PLAN.select(sweep="main", dataset=dataset, model=model, swept=True) if layers is None or s.layer in layers]
@@ -74,7 +84,7 @@ def figure_paths(dataset, model, name):
 def dataset_targets():
     targets = []
     for dataset in DATASETS:
-        for model in MODELS:
+        for model in dataset_models(config, dataset):
             if config["datasets"][dataset]["probe_targets"]:  # datasets without labels to probe skip probing
                 targets += figure_paths(dataset, model, "probing")
             targets += figure_paths(dataset, model, "reconstruction")
@@ -105,6 +115,8 @@ def dataset_source(name):
 
 
 ARCHIVES = archive_sources(config, STUDY_DATASETS)
+# Datasets made of registry recordings (their clip tables carry licence and attribution).
+PACKAGE_DATASETS = [name for name, ds in sorted(STUDY_DATASETS.items()) if get_kind(ds["kind"]).packages(ds)]
 
 
 def prepare_inputs(wildcards):
@@ -125,8 +137,8 @@ BROWSER_DIR = SAE_DIR.replace("results/sae/", "results/browser/", 1)
 
 def browser_pages():
     """The index.html of every main-sweep SAE's browser folder."""
-    return [f"{d.replace('results/sae/', 'results/browser/', 1)}/index.html" for dataset in DATASETS for model in MODELS
-            for d in sae_dirs(dataset, model)]
+    return [f"{d.replace('results/sae/', 'results/browser/', 1)}/index.html" for dataset in DATASETS
+            for model in dataset_models(config, dataset) for d in sae_dirs(dataset, model)]
 
 
 def browser_association_tables(wildcards):
@@ -143,6 +155,6 @@ def plot_code(*modules):
 
 
 # Stored artefacts (rules/verify.smk): every activation store and every planned SAE's files.
-STORED_ACTIVATIONS = sorted({s.activations for s in PLAN} | {ACTIVATIONS.format(dataset=d, model=m) for d in DATASETS for m in MODELS})
+STORED_ACTIVATIONS = sorted({s.activations for s in PLAN} | {ACTIVATIONS.format(dataset=d, model=m) for d in DATASETS for m in dataset_models(config, d)})
 STORED_SAE_FILES = [f"{s.path}/{name}" for s in PLAN for name in ("sae_weights.safetensors", "cfg.json", "metrics.json")]
 

@@ -44,7 +44,8 @@ def disentanglement_targets():
     """Figures (and through them every table) of this file, when the analysis is switched on."""
     if not DIS_CFG["enabled"]:
         return []
-    return [p for dataset in DATASETS for model in MODELS for name in DIS_FIGURES for p in figure_paths(dataset, model, name)]
+    datasets = DIS_CFG["datasets"] if DIS_CFG["datasets"] is not None else DATASETS
+    return [p for dataset in datasets for model in dataset_models(config, dataset) for name in DIS_FIGURES for p in figure_paths(dataset, model, name)]
 
 
 TARGET_FUNCTIONS.append(disentanglement_targets)

@@ -7,11 +7,13 @@ include: "eeg_common.smk"
 if EEG_SRC == "broderick":
 
     rule eeg_download_broderick_common:
+        input:
+            unpack(rehearsal_bids_inputs),
         output:
             [f"{EEG_BIDS}/{f}" for f in eeg_bids.TOP_FILES],
             [f"{EEG_BIDS}/{eeg_bids.stimulus_file(r)}" for r in EEG_RUNS],
         params:
-            url=EEG["broderick"]["url"],
+            url=eeg_source_url(),
             root=EEG_BIDS,
             checksums=EEG["broderick"]["checksums"],
         log:
@@ -29,10 +31,12 @@ if EEG_SRC == "broderick":
             "../workflow/scripts/eeg_download.py"
 
     rule eeg_download_broderick_subject:
+        input:
+            unpack(rehearsal_bids_inputs),
         output:
             [f"{EEG_BIDS}/{{subject}}/eeg/{{subject}}_task-listening_run-{r:02d}_{s}" for r in EEG_RUNS for s in eeg_bids.RUN_FILES],
         params:
-            url=EEG["broderick"]["url"],
+            url=eeg_source_url(),
             root=EEG_BIDS,
             checksums=EEG["broderick"]["checksums"],
         wildcard_constraints:

@@ -3,6 +3,8 @@
 
 
 rule prepare_model:
+    input:
+        unpack(rehearsal_model_inputs),
     output:
         directory("resources/models/{model}"),
     params:

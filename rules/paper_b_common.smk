@@ -40,7 +40,7 @@ def paper_b_targets():
         targets += figure_paths(dataset, model, "stability")
     if CONC["enabled"]:
         for dataset in concept_datasets(config):
-            for model in MODELS:
+            for model in dataset_models(config, dataset):
                 targets.append(f"results/tables/concepts/{dataset}/{model}.csv")
                 targets += figure_paths(dataset, model, "concept_ablation")
     for model in steering_models(config):

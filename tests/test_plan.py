@@ -27,7 +27,7 @@ def study(name: str, edit=None) -> dict:
 
 
 def test_default_plan_lists_every_sae_of_the_study_under_one_template():
-    plan = sae_plan(study("config"))
+    plan = sae_plan(study("generated"))
     paths = [s.path for s in plan]
     assert len(paths) == len(set(paths)) == 28
     main = plan.select(sweep="main", dataset="vocalset_synth", swept=True)
@@ -53,7 +53,7 @@ def test_default_plan_lists_every_sae_of_the_study_under_one_template():
 
 
 def test_each_sweep_takes_the_sae_section_with_its_own_keys_on_top():
-    cfg = study("config", lambda c: c["sae"].update(warmup_frac=0.1, checkpoint_every=50))
+    cfg = study("generated", lambda c: c["sae"].update(warmup_frac=0.1, checkpoint_every=50))
     plan = sae_plan(cfg)
     eeg, = plan.select(sweep="eeg")
     acoustic = plan.select(sweep="acoustics")[0]
@@ -88,7 +88,7 @@ def test_trainconfig_defaults_are_the_schema_defaults():
 
 
 def test_a_folder_outside_the_plan_is_an_error_naming_it():
-    plan = sae_plan(study("config"))
+    plan = sae_plan(study("generated"))
     wanted = "results/sae/speech_mix/whisper_tiny_en/layer2/main/batchtopk-x4-s0.5-seed0"
     with pytest.raises(KeyError, match=r"batchtopk-x4-s0\.5-seed0: not an SAE of this study's plan .*planned here: "
                                        r"results/sae/speech_mix/whisper_tiny_en/layer2/main/batchtopk-x4-s0\.98-seed0"):
@@ -98,7 +98,7 @@ def test_a_folder_outside_the_plan_is_an_error_naming_it():
 def test_analyses_ask_the_plan_and_get_the_same_folder():
     from audiosae.plan import acoustic_folder, concept_folders, stability_folders, steering_folders
 
-    plan = sae_plan(study("config"))
+    plan = sae_plan(study("generated"))
     n = len(plan)
     assert concept_folders(plan, "speech_mix", "whisper_tiny_en") == [
         "results/sae/speech_mix/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0"]
@@ -123,21 +123,27 @@ def test_fixed_d_sae_and_variants_name_their_folders():
 def test_full_study_plan_has_the_eeg_and_acoustic_sweeps():
     plan = sae_plan(study("paper"))
     eeg, = plan.select(sweep="eeg")
-    assert eeg.path == "results/sae/eeg_broderick/whisper_tiny_en/layer2/eeg/topk-x8-s0.99-seed0"
-    assert eeg.options["steps"] == 20000 and eeg.options["batch_size"] == 1024
+    assert eeg.path == "results/sae/eeg_broderick/whisper_small/layer6/eeg/topk-x8-s0.99186-seed0"
+    assert eeg.options["steps"] == 20000 and eeg.options["batch_size"] == 4096
     grid = plan.select(sweep="acoustics")
-    assert {s.model for s in grid} == {"whisper_tiny_en", "encodec_24khz", "dac_16khz"}
-    assert {s.layer for s in grid if s.model == "encodec_24khz"} == {0}  # a codec latent is its only layer
-    assert len(grid) == 3 * 3 * 3 + 2 * 3 * 3  # whisper: 3 layers; codecs: 1; each 3 widths x 3 L1 weights
+    assert {s.model for s in grid} == {"encodec_24khz", "dac_16khz"}
+    assert {s.layer for s in grid} == {0}  # a codec latent is its only layer
+    assert len(grid) == 2 * 3 * 3  # each codec: 3 widths x 3 L1 weights
+    # Each paper's models on its own corpora (datasets.<name>.models).
+    assert {s.model for s in plan.select(dataset="vocalset")} == {"hubert_base_ls960", "wavlm_base_plus", "mert_v1_95m",
+                                                                  "ast_audioset"}
+    frames = plan.select(dataset="librispeech", sweep="main", seed=0, swept=True)
+    assert {(s.model, s.variant) for s in frames} == {("whisper_small", "batchtopk"), ("hubert_large_ll60k", "batchtopk")}
+    assert len(frames) == 13 + 25 and all(s.options["train_on"] == "frames" for s in frames)
 
 
 def test_eeg_section_adds_its_stimuli_as_a_dataset():
-    cfg = study("config")
+    cfg = study("generated")
     datasets = study_datasets(cfg)
     assert list(datasets) == ["vocalset_synth", "speech_mix", "eeg_simulated"]
     assert datasets["eeg_simulated"]["kind"] == "eeg_stimuli" and datasets["eeg_simulated"]["seed"] == cfg["eeg"]["seed"]
     assert "eeg_simulated" not in cfg["datasets"]  # dataset-level analyses run on the configured datasets only
-    off = study("config", lambda c: c["eeg"].update(enabled=False))
+    off = study("generated", lambda c: c["eeg"].update(enabled=False))
     assert list(study_datasets(off)) == ["vocalset_synth", "speech_mix"]
     assert not sae_plan(off).select(sweep="eeg")
 
@@ -172,15 +178,15 @@ def test_data_rules_get_only_the_options_that_change_their_output():
     and split options reach the clip table but not the prepared audio."""
     from audiosae.data.kinds import clip_table_options, preparation_options
 
-    base = study("config")["datasets"]["vocalset_synth"]
-    edited = study("config", lambda c: c["datasets"]["vocalset_synth"].update(
+    base = study("generated")["datasets"]["vocalset_synth"]
+    edited = study("generated", lambda c: c["datasets"]["vocalset_synth"].update(
         probe_targets=["gender"], sae={"steps": 10}))["datasets"]["vocalset_synth"]
     assert clip_table_options(edited) == clip_table_options(base)
     assert preparation_options(edited) == preparation_options(base)
-    split = study("config", lambda c: c["datasets"]["vocalset_synth"].update(test_singers=["f2"]))["datasets"]["vocalset_synth"]
+    split = study("generated", lambda c: c["datasets"]["vocalset_synth"].update(test_singers=["f2"]))["datasets"]["vocalset_synth"]
     assert preparation_options(split) == preparation_options(base)
     assert clip_table_options(split) != clip_table_options(base)
-    more = study("config", lambda c: c["datasets"]["vocalset_synth"].update(clips_per_technique=2))["datasets"]["vocalset_synth"]
+    more = study("generated", lambda c: c["datasets"]["vocalset_synth"].update(clips_per_technique=2))["datasets"]["vocalset_synth"]
     assert preparation_options(more) != preparation_options(base)
 
 
@@ -192,7 +198,7 @@ def test_checkpoints_record_where_their_layer_sits():
         "encoder.layers.0.input", "encoder.layers.0.output", "encoder.layers.1.output", "encoder.layers.2.output",
         "encoder.layers.3.output"]  # layer 4 = the last block's output, before the final norm
     assert get_model_spec("encodec_24khz").hook_name(0) == "encoder.latent"
-    sae = sae_plan(study("config")).at("results/sae/speech_mix/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0")
+    sae = sae_plan(study("generated")).at("results/sae/speech_mix/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0")
     assert sae.cfg_meta() == {"sweep": "main", "dataset": "speech_mix", "model": "whisper_tiny_en", "expansion": 4,
                               "hook_name": "encoder.layers.1.output"}
 
@@ -219,3 +225,19 @@ def test_linear_adam_defaults_are_paper_as_and_the_schemas():
     assert (adam["epochs"]["default"], adam["lr"]["default"], adam["batch_size"]["default"]) == (120, 0.001, 32)
     probe = LinearAdamProbe()
     assert (probe.epochs, probe.lr, probe.batch_size) == (120, 0.001, 32)
+
+
+def test_default_study_plans_papers_b_and_c_on_the_real_corpora():
+    """The default runs paper B's frame SAEs (and their stability seeds and splice cost) on the real speech corpus
+    and paper C's acoustic SAEs on the real notes; the generated singing keeps paper A's sweep."""
+    plan = sae_plan(study("config"))
+    assert len(plan) == 32
+    assert [s.path for s in plan if s.downstream] == [
+        "results/sae/speech_real/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0"]
+    assert {s.path for s in plan if not s.swept} == {
+        f"results/sae/speech_real/whisper_tiny_en/layer{layer}/main/batchtopk-x4-s0.98-seed{seed}"
+        for layer, seed in ((2, 1), (2, 2), (1, 1), (3, 1))}
+    assert [s.path for s in plan.select(sweep="acoustics")] == [
+        "results/sae/instruments/whisper_tiny_en/layer2/acoustics/relu-x4-s0.01-seed42",
+        "results/sae/instruments/whisper_tiny_en/layer2/acoustics/relu-x4-s0.03-seed42"]
+    assert len(plan.select(sweep="main", dataset="instruments", swept=True)) == 2 * 2  # layers 2, 4 x s .9, .99

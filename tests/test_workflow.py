@@ -16,7 +16,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 CONFIGS = sorted((REPO / "config").glob("*.yaml"))
-STUDY_CONFIGS = [c for c in CONFIGS if c.name != "schema.yaml"]
+# rehearsal.yaml is an overlay on paper.yaml, not a study of its own (tests/test_rehearsal.py runs the pair).
+STUDY_CONFIGS = [c for c in CONFIGS if c.name not in ("schema.yaml", "rehearsal.yaml")]
 
 
 def snakemake(*args, cwd=REPO, check=True):
@@ -40,11 +41,11 @@ def test_dry_run(config, tmp_path):
 def test_default_concepts_reuse_each_corpus_sweep_sae(tmp_path):
     """concepts.sparsity per dataset: the speech corpus's concept table reads its sweep SAE (s = .98) and trains
     no SAE of its own."""
-    target = "results/tables/concepts/speech_mix/whisper_tiny_en.csv"
+    target = "results/tables/concepts/speech_real/whisper_tiny_en.csv"
     out = snakemake("-n", "--cores", "1", "--configfile", str(REPO / "config" / "config.yaml"), "--directory", str(tmp_path),
                     "-s", str(REPO / "Snakefile"), target)
-    trained = set(re.findall(r"(results/sae/speech_mix/\S+)/sae_weights\.safetensors", out.stdout))
-    assert trained == {"results/sae/speech_mix/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0"}
+    trained = set(re.findall(r"(results/sae/speech_real/\S+)/sae_weights\.safetensors", out.stdout))
+    assert trained == {"results/sae/speech_real/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0"}
 
 
 def bad_config(tmp_path, edit) -> Path:
@@ -290,13 +291,21 @@ def test_tiny_study_paper_a_tables(tiny_study):
     assert set(dis["layer"]) == {0, 4} and set(dis["representation"]) == {"dense", "sae"}
     assert sorted(dis["sparsity"].dropna().unique()) == [0.75, 0.99]
     eg = dis[dis["factors"] == "egemaps"]
-    assert set(eg["protocol"]) == {"in_sample", "held_out"}
-    assert {"top10", "pitch", "formants", "voice_quality", "mfcc", "spectral", "loudness"} <= set(eg["group"])
-    top = eg[eg["group"] == "top10"].set_index(["layer", "representation", "sparsity", "protocol", "metric"])["value"]
-    unit = top[top.index.get_level_values("metric").isin(["disentanglement", "completeness", "informativeness"])]
-    assert unit.between(0, 1).all() and len(unit) == 2 * 3 * 2 * 3
-    assert (top[top.index.get_level_values("metric") == "effective_codes"] >= 1).all()
-    true = dis[(dis["factors"] == "true") & (dis["group"] == "all")].set_index(["layer", "representation", "sparsity", "metric"])["value"]
+    assert set(eg["fit"]) == {"paper_a_test_in_sample", "held_out"}
+    assert set(eg["factor_set"]) == {"all", "common_top10_dense_fit_r2", "own_top10_r2"}
+    assert {"all", "pitch", "formants", "voice_quality", "mfcc", "spectral", "loudness"} <= set(eg["group"])
+    summary = eg[eg["group"] == "all"].set_index(["layer", "representation", "sparsity", "fit", "factor_set", "formula", "metric"])["value"]
+    common = summary.xs("common_top10_dense_fit_r2", level="factor_set")
+    unit = common[common.index.get_level_values("metric").isin(["disentanglement", "completeness", "informativeness"])]
+    # 2 layers x 3 representations x 2 fits x (disentanglement paper_a and standard, completeness, informativeness)
+    assert unit.between(0, 1).all() and len(unit) == 2 * 3 * 2 * 4
+    assert (summary[summary.index.get_level_values("metric") == "effective_codes"].dropna() >= 1).all()
+    # paper A's formula = the standard one / number of codes (384 dense dimensions, 768 SAE codes)
+    d = summary.xs(("all", "disentanglement"), level=("factor_set", "metric")).unstack("formula")
+    n_codes = np.where(d.index.get_level_values("representation") == "dense", 384, 768)
+    np.testing.assert_allclose(d["paper_a"], d["standard"] / n_codes, rtol=1e-4)  # the CSV keeps 6 digits
+    assert (eg[eg["factor_set"] == "all"].groupby(["layer", "representation", "sparsity", "fit"], dropna=False)["n_factors"].max() <= 88).all()
+    true = dis[(dis["factors"] == "true") & (dis["group"] == "all") & (dis["formula"] != "paper_a")].set_index(["layer", "representation", "sparsity", "metric"])["value"]
     assert set(true.index.get_level_values("metric")) == {"disentanglement", "completeness", "informativeness", "effective_codes", "mig", "sap"}
     assert true[true.index.get_level_values("metric").isin(["mig", "sap"])].between(-1e-9, 1).all()
     assert {"midi", "loudness_db", "vowel", "technique", "singer"} <= set(dis[dis["factors"] == "true"]["group"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
 from pathlib import Path
 
 from .models.registry import MODELS, check_remote_code, get_model_spec
@@ -390,6 +391,21 @@ def d_sae_for(config: dict, model: str, layer: int | None = None, dataset: str |
     return int(sae["d_sae"] or sae["expansion"] * (spec.dim(layer) if layer is not None else spec.d_model))
 
 
+def dataset_models(config: dict, dataset: str) -> list[str]:
+    """The models run on one dataset: datasets.<name>.models (null = every model), in the order of models."""
+    ds = config["datasets"].get(dataset) or {}
+    own = ds.get("models")
+    return [m for m in config["models"] if own is None or m in own]
+
+
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def is_commit(revision) -> bool:
+    """A full hub commit hash (the only revision at which hub code may run)."""
+    return bool(revision) and bool(COMMIT_RE.match(str(revision)))
+
+
 def model_options(config: dict, model: str) -> dict:
     """Per-model options (hub revision, trust_remote_code) with their defaults."""
     opts = (config.get("model_options") or {}).get(model) or {}
@@ -417,15 +433,19 @@ def concept_sparsity(config: dict, dataset: str) -> float:
 
 
 def steering_dataset(config: dict) -> str | None:
-    """steering.dataset, or (null) the first configured dataset of kind speech_nonspeech_synth, or None."""
+    """steering.dataset, or (null) the first configured dataset of kind speech_nonspeech (real recordings) or
+    speech_nonspeech_synth, or None."""
     if config["steering"]["dataset"] is not None:
         return config["steering"]["dataset"]
-    return next((n for n, ds in config["datasets"].items() if ds["kind"] == "speech_nonspeech_synth"), None)
+    kinds = ("speech_nonspeech", "speech_nonspeech_synth")
+    return next((n for kind in kinds for n, ds in config["datasets"].items() if ds["kind"] == kind), None)
 
 
 def _steered_models(config: dict) -> list[str]:
     """The configured Whisper models (steering splices its SAE into Whisper only)."""
-    return [m for m in config["models"] if m in MODELS and MODELS[m].family == "whisper"]
+    name = steering_dataset(config)
+    models = dataset_models(config, name) if name in config["datasets"] else config["models"]
+    return [m for m in models if m in MODELS and MODELS[m].family == "whisper"]
 
 
 def archive_sources(config: dict, datasets: dict | None = None) -> dict:
@@ -468,6 +488,12 @@ def check_layers(key: str, layers, models) -> None:
                                   f"(layers {model_layers[0]}..{model_layers[-1]})")
 
 
+def _models_of(config: dict, datasets) -> list[str]:
+    """The models run on any of these datasets (datasets.<name>.models), in the order of models."""
+    used = {m for d in datasets for m in dataset_models(config, d)}
+    return [m for m in config["models"] if m in used]
+
+
 def check_dataset_names(config: dict, key: str, names) -> None:
     """Every name must be a configured dataset."""
     for name in names or []:
@@ -479,22 +505,28 @@ def check_stability(config: dict) -> None:
     stab = config["stability"]
     if not stab["enabled"]:
         return
-    check_layers("stability.layers", stab["layers"], config["models"])
     check_dataset_names(config, "stability.datasets", stab["datasets"])
+    check_layers("stability.layers", stab["layers"], _models_of(config, stability_datasets(config)))
 
 
 def check_concepts(config: dict) -> None:
     conc = config["concepts"]
     if not conc["enabled"]:
         return
-    check_layers("concepts.layers", conc["layers"], config["models"])
     check_dataset_names(config, "concepts.datasets", conc["datasets"])
+    check_layers("concepts.layers", conc["layers"], _models_of(config, concept_datasets(config)))
     if isinstance(conc["sparsity"], dict):
         check_dataset_names(config, "concepts.sparsity", list(conc["sparsity"]))
         missing = [n for n in concept_datasets(config) if n not in conc["sparsity"]]
         if missing:
             raise ConfigError(f"concepts.sparsity: no sparsity for {', '.join(missing)} "
                               f"(give one number, or one per analysed dataset)")
+
+
+def check_disentanglement(config: dict) -> None:
+    dis = config.get("disentanglement") or {}
+    if dis.get("enabled") and dis.get("datasets"):
+        check_dataset_names(config, "disentanglement.datasets", dis["datasets"])
 
 
 def check_steering(config: dict) -> None:
@@ -522,6 +554,12 @@ def check_eeg(config: dict) -> None:
     check_layers("eeg.layer", [eeg["layer"]], [eeg["model"]])
     if eeg["layers"] != "all":
         check_layers("eeg.layers", eeg["layers"], [eeg["model"]])
+    # The TRF's alpha is chosen leaving one training segment out within each outer (leave-one-run-out) fold: a fold
+    # needs two training segments (found by the full study's rehearsal, where two runs of one segment each crashed).
+    if eeg["source"] == "broderick" and (len(eeg["broderick"]["runs"]) - 1) * eeg["segments_per_run"] < 2:
+        raise ConfigError(f"eeg.broderick.runs: {len(eeg['broderick']['runs'])} runs of {eeg['segments_per_run']} "
+                          f"segment(s) leave one training segment per fold; the TRF needs three runs, or "
+                          f"eeg.segments_per_run: 2")
 
 
 def _check_registered(key: str, models) -> None:
@@ -623,6 +661,8 @@ def check_models(config: dict) -> None:
             raise ConfigError(f"models: unknown model {model!r}; registered models: {', '.join(sorted(MODELS))}")
         spec = MODELS[model]
         for key, dataset in _sae_scopes(config):
+            if dataset is not None and model not in dataset_models(config, dataset):
+                continue  # a dataset's sae options apply to the models run on it
             for layer in sae_layers(config, model, dataset):
                 if layer not in spec.layers:
                     raise ConfigError(f"{key}.layers: layer {layer} does not exist in {model} "
@@ -637,6 +677,16 @@ def check_models(config: dict) -> None:
             check_remote_code(spec, model_options(config, model)["trust_remote_code"])
         except ValueError as exc:
             raise ConfigError(f"model_options.{model}.trust_remote_code: {exc}") from None
+        revision = model_options(config, model)["revision"]
+        if spec.needs_remote_code and not is_commit(revision) and not (config.get("rehearsal") or {}).get("enabled"):
+            import warnings
+
+            warnings.warn(f"model_options.{model}.revision is {revision!r}, not a full commit hash: prepare_model will "
+                          f"refuse to run {model}'s hub code until it is pinned to one", stacklevel=2)
+    for name, ds in config["datasets"].items():
+        unknown = [m for m in (ds.get("models") or []) if m not in config["models"]]
+        if unknown:
+            raise ConfigError(f"datasets.{name}.models: {unknown} are not in models {config['models']}")
     for model, opts in (config.get("model_options") or {}).items():
         if model not in config["models"]:
             raise ConfigError(f"model_options.{model}: {model!r} is not in models {config['models']}")
@@ -687,6 +737,7 @@ def check_config(config: dict, sae_schema: dict | None = None, base_dir: str | P
     check_stability(config)
     check_concepts(config)
     check_steering(config)
+    check_disentanglement(config)
     check_eeg(config)
     check_acoustics(config)
     archive_sources(config)

@@ -9,5 +9,6 @@ prepare_model(
     snakemake.output[0],
     revision=options["revision"],
     trust_remote_code=options["trust_remote_code"],
+    source=snakemake.input.get("stand_in"),  # a rehearsal: the random-init stand-in instead of the hub
 )
 log.info("model %s ready in %s", snakemake.wildcards.model, snakemake.output[0])

@@ -46,8 +46,9 @@ def clip_table(root: Path, opts: dict, seed: int) -> pd.DataFrame:
     return table
 
 
-def write_miniature(folder: Path, seed: int = 0) -> Path:
-    """ESC-50-master/ with 10 clips (2 per fold, 2 classes) in the real layout, for tests."""
+def write_miniature(folder: Path, seed: int = 0, scale: int = 1) -> Path:
+    """ESC-50-master/ with 10 clips (2 per fold, 2 classes) in the real layout, for tests; ``scale`` > 1 gives each
+    fold and class ``scale`` takes (A, B, ...), as the full study's rehearsal needs a few clips per class and split."""
     import numpy as np
     import soundfile as sf
 
@@ -58,10 +59,12 @@ def write_miniature(folder: Path, seed: int = 0) -> Path:
     rows = []
     for fold in range(1, 6):
         for target, category in ((0, "dog"), (10, "rain")):
-            name = f"{fold}-{100032 + fold * 7 + target}-A-{target}.wav"
-            sf.write(base / "audio" / name, (0.1 * rng.standard_normal(44100 // 4)).astype("float32"), 44100, subtype="PCM_16")
-            rows.append(dict(filename=name, fold=fold, target=target, category=category, esc10=target == 0,
-                             src_file=100032 + fold, take="A"))
+            for take in "ABCDEFGH"[:scale]:
+                name = f"{fold}-{100032 + fold * 7 + target}-{take}-{target}.wav"
+                sf.write(base / "audio" / name, (0.1 * rng.standard_normal(44100 // 4)).astype("float32"), 44100,
+                         subtype="PCM_16")
+                rows.append(dict(filename=name, fold=fold, target=target, category=category, esc10=target == 0,
+                                 src_file=100032 + fold, take=take))
     pd.DataFrame(rows).to_csv(base / "meta" / "esc50.csv", index=False)
     (base / "README.md").write_text("ESC-50 miniature\n")
     return base

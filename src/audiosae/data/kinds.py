@@ -24,6 +24,8 @@ from typing import Callable
 import pandas as pd
 
 from . import checks, eeg_stimuli, esc50, folder, librispeech, nonspeech, nsynth, speech, splits, vocalset, vocalsound
+from . import instruments
+from . import speech_nonspeech
 from ..io import write_csv
 from .download import Source, extract_into
 
@@ -191,10 +193,22 @@ KINDS: dict[str, Kind] = {
         "vocalsound", vocalsound.AUDIO_DIR, _extractor(vocalsound.is_root, vocalsound.AUDIO_DIR), vocalsound.clip_table,
         lambda opts: ["sound_class", "speaker"], source=_source(vocalsound.SOURCE_URL, vocalsound.SOURCE_FILENAME),
         description="VocalSound 16 kHz (laughter, sighs, coughs, ...)"),
+    "instruments": Kind(
+        "instruments", instruments.AUDIO_DIR, instruments.prepare, instruments.clip_table,
+        lambda opts: ["instrument", "instrument_family", "midi_pitch", "pitch_class"], packages=instruments.packages,
+        extra_outputs=(instruments.GROUND_TRUTH,),
+        description="recorded notes of 20 tonejs-instruments and the Salamander grand piano's 16 velocity layers "
+                    "(npm packages)"),
     "folder": Kind(
         "folder", folder.AUDIO_DIR, _folder_prepare, folder.clip_table, _folder_required,
         inputs=lambda opts: {"labels": opts["labels"]},
         description="your own folder of audio files plus a CSV of labels"),
+    "speech_nonspeech": Kind(
+        "speech_nonspeech", speech_nonspeech.AUDIO_DIR, speech_nonspeech.prepare, speech_nonspeech.clip_table,
+        lambda opts: ["speech", "sound_class"], packages=speech_nonspeech.packages,
+        extra_outputs=speech_nonspeech.EXTRA_OUTPUTS, transcripts=True,
+        description="real speech (KLettres, KTuberling, Asterisk prompts, AMI extracts) against real non-speech "
+                    "(Sonic Pi samples, music on hold, animal recordings, instrument notes), from registry packages"),
     # Added by the eeg section (audiosae.plan.study_datasets), not listed under datasets.
     "eeg_stimuli": Kind(
         "eeg_stimuli", "audio", eeg_stimuli.prepare, eeg_stimuli.clip_table, lambda opts: [],
@@ -212,10 +226,10 @@ def get_kind(name: str) -> Kind:
 # What a dataset's options change. Its analysis options never touch the data; the split and check options change
 # the clip table, not the prepared audio. Snakemake reruns a job when its params change, so each data rule gets only
 # the options that change its output (editing probe_targets must not re-extract a 2 GB archive).
-ANALYSIS_OPTIONS = ("probe_targets", "sae")
+ANALYSIS_OPTIONS = ("probe_targets", "probe_split_columns", "sae", "pitch_check_frames")
 CLIP_TABLE_OPTIONS = ("on_bad_audio", "min_duration_s", "min_sample_rate", "test_singers", "test_speakers",
                       "test_fraction", "valid_fraction", "split_seed", "test_fold", "valid_fold", "group_column",
-                      "label_columns", "required_labels", "file_column", "labels")
+                      "label_columns", "required_labels", "file_column", "labels", "test_instruments")
 
 
 def clip_table_options(opts: dict) -> dict:

@@ -70,8 +70,9 @@ def clip_table(root: Path, opts: dict, seed: int) -> pd.DataFrame:
     return table
 
 
-def write_miniature(folder: Path, seed: int = 0) -> Path:
-    """A tiny LibriSpeech tree (3 speakers, 2 utterances each) in the real layout, for tests."""
+def write_miniature(folder: Path, seed: int = 0, scale: int = 1) -> Path:
+    """A tiny LibriSpeech tree (3 speakers, 2 utterances each) in the real layout, for tests; ``scale`` > 1 adds
+    4 (scale - 1) more speakers, half of each sex (the full study's rehearsal needs both sexes in every split)."""
     import numpy as np
     import soundfile as sf
 
@@ -81,9 +82,11 @@ def write_miniature(folder: Path, seed: int = 0) -> Path:
         "; Some comment\n;ID  |SEX| SUBSET           |MINUTES| NAME\n"
         "61   | M | test-clean       | 25.03 | Paul-Gabriel Wiener\n"
         "121  | F | test-clean       | 25.03 | Nikolle Doolin\n"
-        "237  | F | test-clean       | 25.00 | Oliver Brown\n")
+        "237  | F | test-clean       | 25.00 | Oliver Brown\n"
+        + "".join(f"{1000 + i}  | {'MF'[i % 2]} | test-clean       | 25.00 | Reader {i}\n" for i in range(4 * (scale - 1))))
     rng = np.random.default_rng(seed)
-    for speaker, chapter in (("61", "70968"), ("121", "121726"), ("237", "126133")):
+    extra = [(str(1000 + i), str(2000 + i)) for i in range(4 * (scale - 1))]
+    for speaker, chapter in (("61", "70968"), ("121", "121726"), ("237", "126133"), *extra):
         folder_ = base / "test-clean" / speaker / chapter
         folder_.mkdir(parents=True, exist_ok=True)
         lines = []

@@ -49,23 +49,25 @@ def clip_table(root: Path, opts: dict, seed: int) -> pd.DataFrame:
     return table
 
 
-def write_miniature(folder: Path, seed: int = 0) -> Path:
-    """nsynth-test/ with 6 notes of 3 instruments in the real layout, for tests."""
+def write_miniature(folder: Path, seed: int = 0, scale: int = 1) -> Path:
+    """nsynth-test/ with 6 notes of 3 instruments in the real layout, for tests; ``scale`` > 1 gives each family
+    ``scale`` instruments (the full study's rehearsal needs every family in every instrument-disjoint split)."""
     import soundfile as sf
 
     base = Path(folder) / "nsynth-test"
     (base / "audio").mkdir(parents=True, exist_ok=True)
     examples = {}
     t = np.arange(8000) / 16000
-    for i, (family, source) in enumerate((("keyboard", "acoustic"), ("organ", "electronic"), ("guitar", "synthetic"))):
+    families = (("keyboard", "acoustic"), ("organ", "electronic"), ("guitar", "synthetic"))
+    for i, (family, source) in enumerate(families * scale):
         for pitch, velocity in ((60, 25), (69, 127)):
             inst = f"{family}_{source}_{i:03d}"
             note = f"{inst}-{pitch:03d}-{velocity:03d}"
             f0 = 440.0 * 2 ** ((pitch - 69) / 12)
             sf.write(base / "audio" / f"{note}.wav", (0.3 * np.sin(2 * np.pi * f0 * t)).astype("float32"), 16000, subtype="PCM_16")
             examples[note] = dict(note_str=note, pitch=pitch, velocity=velocity, sample_rate=16000, instrument_str=inst,
-                                  instrument=i, instrument_family_str=family, instrument_family=i,
-                                  instrument_source_str=source, instrument_source=i, qualities_str=["bright"],
+                                  instrument=i, instrument_family_str=family, instrument_family=i % len(families),
+                                  instrument_source_str=source, instrument_source=i % len(families), qualities_str=["bright"],
                                   qualities=[1] + [0] * 9, note=1000 + i)
     (base / "examples.json").write_text(json.dumps(examples, indent=2))
     return base

@@ -51,8 +51,9 @@ def clip_table(root: Path, opts: dict, seed: int) -> pd.DataFrame:
     return table[~missing].reset_index(drop=True)
 
 
-def write_miniature(folder: Path, seed: int = 0) -> Path:
-    """The zip's content (audio_16k/, datafiles/, meta/) with 12 recordings of 4 speakers, for tests."""
+def write_miniature(folder: Path, seed: int = 0, scale: int = 1) -> Path:
+    """The zip's content (audio_16k/, datafiles/, meta/) with 12 recordings of 4 speakers, for tests; ``scale`` > 1
+    gives each speaker ``scale`` takes of each sound (the full study's rehearsal needs a few clips per class and split)."""
     import numpy as np
     import soundfile as sf
 
@@ -66,9 +67,11 @@ def write_miniature(folder: Path, seed: int = 0) -> Path:
         data = []
         for spk in spks:
             for label in ("cough", "laughter", "sniff"):
-                name = f"{spk}_0_{label}.wav"
-                sf.write(base / "audio_16k" / name, (0.1 * rng.standard_normal(8000)).astype("float32"), 16000, subtype="PCM_16")
-                data.append({"wav": f"/data/sls/scratch/vocalsound/audio_16k/{name}", "labels": f"/m/vs_{label}"})
+                for take in range(scale):
+                    name = f"{spk}_{take}_{label}.wav"
+                    sf.write(base / "audio_16k" / name, (0.1 * rng.standard_normal(8000)).astype("float32"), 16000,
+                             subtype="PCM_16")
+                    data.append({"wav": f"/data/sls/scratch/vocalsound/audio_16k/{name}", "labels": f"/m/vs_{label}"})
         (base / "datafiles" / _SPLIT_FILES[split]).write_text(json.dumps({"data": data}, indent=1))
     (base / "class_labels_indices_vs.csv").write_text("index,mid,display_name\n" + "\n".join(
         f"{i},/m/vs_00{i},{c}" for i, c in enumerate(CLASSES)) + "\n")

@@ -174,6 +174,9 @@ def weights_provenance(model_dir: str | Path) -> dict[str, str]:
                              ("model_bin_sha256", "weights_sha256"), ("source_sha256", "weights_sha256")):
                 if rec.get(src):
                     out[dst] = str(rec[src])
+            if rec.get("random_init"):  # a rehearsal stand-in: never to be taken for the model
+                out["weights_random_init"] = "true"
+                out["weights_note"] = str(rec.get("rehearsal", {}).get("note", "random weights"))
             if "source" in rec and isinstance(rec["source"], dict) and "packages" in rec["source"]:
                 out["weights_packages"] = json.dumps(rec["source"]["packages"], sort_keys=True)
     return out

@@ -27,7 +27,9 @@ def acoustic_probe_accuracy(table: pd.DataFrame, out: list[str | Path], title: s
         for layer, color in zip(sorted(dense["layer"].unique()), sns.color_palette("viridis", max(len(dense), 1))):
             ax.axhline(dense[dense["layer"] == layer]["accuracy"].mean(), ls="--", color=color, lw=1, label=f"L{layer} dense")
         ax.axhline(table[table["property"] == prop]["chance"].mean(), ls=":", color="grey", lw=1, label="majority class")
-        if len(sae):
+        # Log scale only where the panel has a point to place (found by the full study's rehearsal: a property with no
+        # usable labels, e.g. loudness of constant-level notes, has NaN accuracies and log-scaling an empty axis fails).
+        if sae[(sae["property"] == prop)].dropna(subset=["l1", "accuracy"]).shape[0]:
             ax.set_xscale("log")
         ax.set(title=prop, xlabel="L1 weight", ylabel="held-out frame accuracy", ylim=(0, 1.02))
     axes[0][-1].legend(fontsize=7, loc="best")

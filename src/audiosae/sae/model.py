@@ -465,6 +465,9 @@ PAPER_A_TRAINING = {
     "d_sae": 2048, "batch_size": 16, "lr": 1e-3, "epochs": 100, "patience": 0, "steps": 0,
     "recon_loss": "mse", "normalize_decoder": False, "scale_inputs": False, "b_dec_init": "zeros",
     "warmup_frac": 0.0, "decay_frac": 0.0, "grad_clip": 0.0, "aux_coef": 0.0, "autocast": False,
+    # Training by epochs keeps the best epoch's weights, which a training-state checkpoint does not hold (found by the
+    # full study's rehearsal: a study-wide sae.checkpoint_every made every paper_a_topk job fail).
+    "checkpoint_every": 0,
 }
 
 

@@ -109,6 +109,9 @@ class CircularTRF:
         folds = sorted({s.fold for s in self.segments})
         if len(folds) < 2:
             raise ValueError("the TRF cross-validation needs at least two runs")
+        if fixed_alpha is None and min(sum(s.fold != f for s in self.segments) for f in folds) < 2:
+            raise ValueError("choosing the TRF's alpha leaves one training segment out of each fold: it needs two "
+                             "training segments per fold (three runs, or two segments per run)")
         r_sum, chosen, weights = 0.0, {}, {}
         null_sum = None
         for f in folds:
