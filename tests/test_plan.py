@@ -231,7 +231,7 @@ def test_default_study_plans_papers_b_and_c_on_the_real_corpora():
     """The default runs paper B's frame SAEs (and their stability seeds and splice cost) on the real speech corpus
     and paper C's acoustic SAEs on the real notes; the generated singing keeps paper A's sweep."""
     plan = sae_plan(study("config"))
-    assert len(plan) == 32
+    assert len(plan) == 27
     assert [s.path for s in plan if s.downstream] == [
         "results/sae/speech_real/whisper_tiny_en/layer2/main/batchtopk-x4-s0.98-seed0"]
     assert {s.path for s in plan if not s.swept} == {
