@@ -21,7 +21,7 @@ if REHEARSAL["enabled"]:
         conda:
             "../envs/data.yaml"
         script:
-            "../workflow/scripts/rehearsal_stand_in.py"
+            "../workflow/scripts/rehearsal_archives.py"
 
     rule rehearsal_models:
         output:
@@ -43,7 +43,7 @@ if REHEARSAL["enabled"]:
         conda:
             "../envs/models.yaml"
         script:
-            "../workflow/scripts/rehearsal_stand_in.py"
+            "../workflow/scripts/rehearsal_models.py"
 
     rule rehearsal_bids:
         output:
@@ -64,4 +64,4 @@ if REHEARSAL["enabled"]:
         conda:
             "../envs/eeg.yaml"
         script:
-            "../workflow/scripts/rehearsal_stand_in.py"
+            "../workflow/scripts/rehearsal_bids.py"

@@ -119,10 +119,10 @@ def test_hub_prepare_records_revision_and_checks_shape(tiny_dirs, tmp_path):
 
 
 def test_rehearsal_stand_ins_keep_class_and_depth_and_say_random(tmp_path):
-    from audiosae import rehearsal
+    from audiosae.rehearsal.models import write_random_model
 
     for name in ("hubert_large_ll60k", "mert_v1_95m", "ast_audioset", "dac_16khz"):
-        src = rehearsal.write_random_model(name, tmp_path / "hub" / name, width=16)
+        src = write_random_model(name, tmp_path / "hub" / name, width=16)
         remote = registry.MODELS[name].needs_remote_code
         out = prepare_model(name, tmp_path / name, source=src, trust_remote_code=remote)
         prov = json.loads((out / "provenance.json").read_text())
