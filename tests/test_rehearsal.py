@@ -160,3 +160,20 @@ def test_paper_config_pins_or_records_every_hub_model():
         if get_model_spec(model).source == "hub":
             assert model in config["model_options"], model
     assert load_schema(REPO / "config" / "schema.yaml")["properties"]["rehearsal"]
+
+
+@pytest.mark.parametrize("kind", ["vocalset", "librispeech", "esc50", "nsynth", "vocalsound"])
+def test_miniature_release_archives_are_written_and_checksummed(tmp_path, kind):
+    """Each stand-in archive the rehearsal serves over file:// (in CI, not only when the whole rehearsal runs)."""
+    import hashlib
+
+    from audiosae.rehearsal import ARCHIVE_KINDS, _SUFFIX
+    from audiosae.rehearsal.archives import write_archive
+
+    dest = tmp_path / f"release{_SUFFIX[ARCHIVE_KINDS[kind][1]]}"
+    digest = write_archive(kind, dest, seed=0)
+    assert digest == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert (tmp_path / f"{dest.name}.sha256").read_text() == f"{digest}  {dest.name}\n"
+    assert dest.stat().st_size > 1000
+    with pytest.raises(ValueError, match="no miniature archive for kind 'mp3'"):
+        write_archive("mp3", dest)

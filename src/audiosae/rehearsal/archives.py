@@ -5,7 +5,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-
 from . import ARCHIVE_KINDS, MINIATURE_SCALE, _SUFFIX
 
 
@@ -26,7 +25,7 @@ def write_archive(kind: str, dest: str | Path, seed: int = 0) -> str:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         src = Path(tmp) / "src"
-        writer = importlib.import_module(f".data.{module}", __package__).write_miniature
+        writer = importlib.import_module(f"audiosae.data.{module}").write_miniature
         # Larger where the tests' miniature leaves a split without a class (speaker- or instrument-disjoint splits).
         scale = {"scale": MINIATURE_SCALE} if "scale" in inspect.signature(writer).parameters else {}
         writer(src, seed=seed, **scale)
