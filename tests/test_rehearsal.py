@@ -80,6 +80,8 @@ def test_full_study_dry_run_lists_the_three_papers(full_dry_run):
     for model in ("hubert_base_ls960", "wavlm_base_plus", "mert_v1_95m", "ast_audioset", "whisper_small",
                   "hubert_large_ll60k", "encodec_24khz", "dac_16khz"):
         assert model in cfg["models"] and f"resources/models/{model}" in full_dry_run
+        # every hub model pinned to a full commit (MERT's hub code runs only then)
+        assert re.fullmatch(r"[0-9a-f]{40}", cfg["model_options"][model]["revision"]), model
     # Paper B: frame-level BatchTopK at 8x on every layer of both models, on each corpus.
     for dataset in ("librispeech", "esc50", "vocalsound"):
         for model in ("whisper_small", "hubert_large_ll60k"):
@@ -110,7 +112,11 @@ def test_stand_ins_cannot_pass_for_real_weights(rehearsal):
         assert "RANDOM WEIGHTS" in (work / "resources/models" / model / "README.md").read_text()
     mert = json.loads((work / "resources/models/mert_v1_95m/provenance.json").read_text())
     assert "HubertModel" in mert["rehearsal"]["stand_in_class"]
-    assert "not a full commit hash" in mert["rehearsal"]["real_fetch_refused"]  # the real run refuses remote code at main
+    # Pinned to a full commit, so the real run may run MERT's hub code; the revision travels into provenance.
+    assert "real_fetch_refused" not in mert["rehearsal"]
+    for model, options in cfg["model_options"].items():
+        prov = json.loads((work / "resources/models" / model / "provenance.json").read_text())
+        assert re.fullmatch(r"[0-9a-f]{40}", options["revision"]) and prov["revision"] == options["revision"], model
     with h5py.File(work / "results/activations/librispeech/hubert_large_ll60k.h5", "r") as h5:
         assert h5.attrs["weights_random_init"] == "true" and bool(h5.attrs["complete"])
         assert sorted(int(k) for k in h5["layers"]) == list(range(25))  # HuBERT large's 24 blocks + input
@@ -153,12 +159,12 @@ def test_pre_submission_summary():
     assert jobs.parse_dry_run("rule a:\n    resources: mem_mb=10, runtime=5\nlocalrule b:\n")["b"]["local"]
 
 
-def test_paper_config_pins_or_records_every_hub_model():
+def test_paper_config_pins_every_hub_model_to_a_commit():
     config = yaml.safe_load(PAPER.read_text())
     validate_config(config, REPO / "config" / "schema.yaml")
     for model in config["models"]:
         if get_model_spec(model).source == "hub":
-            assert model in config["model_options"], model
+            assert re.fullmatch(r"[0-9a-f]{40}", config["model_options"][model]["revision"]), model
     assert load_schema(REPO / "config" / "schema.yaml")["properties"]["rehearsal"]
 
 
