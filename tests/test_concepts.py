@@ -1,13 +1,18 @@
 """Concept ablation on planted data: the concept lives in known features, so ablating them (and only a
 small share of features) brings the probe to chance, while ablating as many random features does not."""
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from audiosae.analysis.concepts import (
     auroc_per_feature,
     binary_concepts,
     concept_ablation,
+    concept_ablation_study,
+    describe_filter,
+    filter_mask,
     feature_order,
     feature_scores,
     fraction_to_chance,
@@ -61,7 +66,90 @@ def test_fraction_to_chance_edge_cases():
 def test_binary_concepts_from_a_clip_table():
     clips = pd.DataFrame({"gender": ["female", "male", "male"], "technique": ["belt", "fry", "trill"], "x": ["a", "a", "a"]})
     concepts = binary_concepts(clips, ["gender", "technique", "x"], max_values=2)
-    assert [(c, v) for c, v, _ in concepts] == [("gender", "male"), ("technique", "belt"), ("technique", "fry")]
-    assert concepts[0][2].tolist() == [False, True, True]
+    assert [(c, v) for c, v, _, _ in concepts] == [("gender", "male"), ("technique", "belt"), ("technique", "fry")]
+    assert concepts[0][2].tolist() == [False, True, True] and concepts[0][3].all()
     with pytest.raises(KeyError, match="nope"):
         binary_concepts(clips, ["nope"])
+
+
+def test_empty_labels_and_the_clip_filter_choose_the_clips_of_a_concept():
+    clips = pd.DataFrame({"sex": ["male", "female", "", "female", "", "male"],
+                          "lang": ["en", "fr", "", "de", "en", "en"],
+                          "source": ["ami", "ami", "ami", "asterisk", "klettres", "ami"]})
+    (col, value, y, on), = binary_concepts(clips, ["sex"])  # empty: neither male nor "the rest"
+    assert (col, value) == ("sex", "male") and on.tolist() == [True, True, False, True, False, True]
+    assert y.tolist() == [True, False, False, False, False, True]
+    _, _, y, on = binary_concepts(clips, ["sex"], clip_filter={"sex": {"source": "ami"}})[0]
+    assert on.tolist() == [True, True, False, False, False, True] and y.tolist() == [True, False, False, False, False, True]
+    en = binary_concepts(clips, ["lang"], max_values=1)[0]  # one vs rest: the rest is the other languages only
+    assert en[1] == "en" and en[3].tolist() == [True, True, False, True, True, True]
+    # the filter is per target, values may be a list; a column the table lacks is an error
+    assert [c[0] for c in binary_concepts(clips, ["sex", "lang"], 1, {"sex": {"source": ["klettres"]}})] == ["lang"]
+    assert filter_mask(clips, {"source": ["ami", "asterisk"], "lang": "en"}).tolist() == [True, False, False, False, False, True]
+    assert describe_filter({"source": ["ami", "x"], "lang": "en"}) == "source=ami|x; lang=en" and describe_filter(None) == "none"
+    with pytest.raises(KeyError, match="clip_filter.*nope"):
+        binary_concepts(clips, ["sex"], clip_filter={"sex": {"nope": "x"}})
+
+
+def mini_sex_study(root):
+    """80 clips of 'ami' (40 male, 40 female, the sex planted along one direction of the activations), 30
+    'asterisk' clips, all female, and 10 'klettres' clips of unknown sex; half of each in train, half in test; a
+    TopK SAE (k = all) whose features read each direction's two signs; activations with clip means of layer 2."""
+    from audiosae.sae.io import save_sae
+    from audiosae.sae.model import TopKSAE
+
+    rng = np.random.default_rng(1)
+    d, d_sae = 8, 16
+    rows, means = [], []
+    for i in range(120):
+        source = "ami" if i < 80 else ("asterisk" if i < 110 else "klettres")
+        sex = ("male" if i % 2 else "female") if source == "ami" else ("female" if source == "asterisk" else "")
+        x = rng.normal(scale=0.3, size=d)
+        x[0] += 3.0 if sex == "male" else 0.0
+        x[1] += 3.0 if source == "asterisk" else 0.0
+        rows.append({"id": f"c{i:02d}", "split": ("train", "test")[(i // 2) % 2], "speaker_sex": sex, "source": source})
+        means.append(x)
+    clips = pd.DataFrame(rows)
+    clips.to_csv(root / "clips.csv", index=False)
+    with h5py.File(root / "acts.h5", "w") as h5:
+        h5.create_dataset("pooled/mean/2", data=np.stack(means).astype(np.float32))
+        h5.create_dataset("layers/2", data=np.stack(means).astype(np.float32))
+        h5.create_dataset("clips/offsets", data=np.array([(i, i + 1) for i in range(120)]))
+        h5.create_dataset("clips/id", data=np.array(clips["id"], dtype=h5py.string_dtype()))
+        h5.attrs.update({"frame_rate": 50, "sample_rate": 16000, "complete": True})
+    torch.manual_seed(0)
+    sae = TopKSAE(d, d_sae, d_sae)
+    with torch.no_grad():
+        W = torch.zeros(d, d_sae)
+        W[:d, :d] = torch.eye(d)
+        W[:d, d:] = -torch.eye(d)
+        sae.W_enc.copy_(W)
+        sae.W_dec.copy_(W.T)
+        sae.b_enc.zero_()
+        sae.b_dec.zero_()
+    save_sae(sae, root / "sae", {"dataset": "mini", "model": "toy", "layer": 2, "sparsity": 1.0, "seed": 0,
+                                 "train_on": "clip_means"})
+    return clips
+
+
+def test_concept_study_measures_a_filtered_target_only_on_its_clips(tmp_path):
+    clips = mini_sex_study(tmp_path)
+    kwargs = dict(rankings=("auroc",), percents=(0, 50, 100), n_random=1, min_class_count=4)
+    plain = concept_ablation_study(str(tmp_path / "acts.h5"), str(tmp_path / "clips.csv"), [str(tmp_path / "sae")],
+                                   ["speaker_sex"], **kwargs)
+    only_ami = concept_ablation_study(str(tmp_path / "acts.h5"), str(tmp_path / "clips.csv"), [str(tmp_path / "sae")],
+                                      ["speaker_sex"], clip_filter={"speaker_sex": {"source": "ami"}}, **kwargs)
+    labelled = clips[clips["speaker_sex"] != ""]
+    ami = labelled[labelled["source"] == "ami"]
+    for table, rows, described in ((plain, labelled, "none"), (only_ami, ami, "source=ami")):
+        meta = table[["target", "concept", "clip_filter", "n_clips", "n_pos_train", "n_pos_test"]].drop_duplicates()
+        assert len(meta) == 1
+        m = meta.iloc[0]
+        assert (m["target"], m["concept"], m["clip_filter"]) == ("speaker_sex", "male", described)
+        assert m["n_clips"] == len(rows)  # the klettres clips (empty sex) never count; the filter drops asterisk
+        assert m["n_pos_train"] == ((rows["speaker_sex"] == "male") & (rows["split"] == "train")).sum() == 20
+    assert plain["n_clips"].iloc[0] == 110 and only_ami["n_clips"].iloc[0] == 80
+    full = only_ami[(only_ami["percent"] == 0) & (only_ami["ordering"] == "auroc")].set_index("probe")["balanced_accuracy"]
+    assert full["fixed"] > 0.95 and full["retrained"] > 0.95  # the planted direction separates the AMI voices
+    summary = summarise(only_ami)
+    assert set(summary["clip_filter"]) == {"source=ami"} and (summary["n_clips"] == 80).all()

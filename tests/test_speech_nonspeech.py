@@ -109,8 +109,11 @@ def ami_sdist() -> bytes:
             "SPEAKER mtg02 1 0.000 1.900 <NA> <NA> FEO003 <NA> <NA>\n"      # piece 0-2 s: FEO003
             "SPEAKER mtg02 1 2.000 1.800 <NA> <NA> FEO003 <NA> <NA>\n"      # piece 2-4 s: overlapped
             "SPEAKER mtg02 1 2.100 1.700 <NA> <NA> MEE004 <NA> <NA>\n"
-            "SPEAKER mtg02 1 4.000 1.500 <NA> <NA> MEE004 <NA> <NA>\n")    # piece 4-6 s: MEE004
+            "SPEAKER mtg02 1 4.000 1.500 <NA> <NA> MEE004 <NA> <NA>\n"      # piece 4-6 s: MEE004
+            "SPEAKER mtgo03 1 0.100 1.800 <NA> <NA> FEE005 <NA> <NA>\n"     # mtgö03.wav (the sdist's trñ00 case)
+            "SPEAKER mtgo03 1 2.000 1.900 <NA> <NA> MEE006 <NA> <NA>\n")    # 0-2 s FEE005, 2-4 s MEE006
     return _tar_bytes({f"{top}/mtg01.wav": _audio(6.0, 16000, seed=12), f"{top}/mtg02.wav": _audio(6.0, 16000, seed=13),
+                 f"{top}/mtgö03.wav": _audio(4.0, 16000, seed=15),
                  f"{top}/empty.wav": _audio(1.0, 16000, seed=14), f"{top}/debug.train.rttm": rttm.encode(),
                  "pyannote_audio-4.0.7/LICENSE": b"MIT License\n"}, "w:gz")
 
@@ -187,7 +190,9 @@ def test_prepare_and_clip_table_on_miniature_packages(tmp_path, mini):
     ami = truth[truth["source"] == "ami"].set_index(["source_file", "start_s"])
     got = {(Path(f).stem, s): (r.speaker, r.speaker_sex) for (f, s), r in ami.iterrows()}
     assert got == {("mtg01", 0.0): ("MEE001", "male"), ("mtg01", 2.0): ("FEE002", "female"),
-                   ("mtg02", 0.0): ("FEO003", "female"), ("mtg02", 4.0): ("MEE004", "male")}
+                   ("mtg02", 0.0): ("FEO003", "female"), ("mtg02", 4.0): ("MEE004", "male"),
+                   ("mtgö03", 0.0): ("FEE005", "female"), ("mtgö03", 2.0): ("MEE006", "male")}
+    assert set(truth.loc[truth["source"] == "ami", "category"]) == {"mtg01", "mtg02", "mtgo03"}  # the RTTM's uri
     assert (ami["transcript"] == "").all() and (ami["language"] == "en").all()
     assert (ami["licence"] == "CC-BY-4.0").all()
     assert np.allclose(ami["end_s"] - ami.index.get_level_values("start_s"), 2.0)
@@ -227,6 +232,7 @@ def test_prepare_and_clip_table_on_miniature_packages(tmp_path, mini):
     assert "no RTTM turns" in problems["pyannote_audio-4.0.7/tests/data/empty.wav"]
     assert "mostly silence" in problems["pyannote_audio-4.0.7/tests/data/mtg01.wav [4-6 s]"]
     assert "overlapped" in problems["pyannote_audio-4.0.7/tests/data/mtg02.wav [2-4 s]"]
+    assert "taken as 'mtgo03'" in problems["pyannote_audio-4.0.7/tests/data/mtgö03.wav"]
     assert "human voice" in problems["usr/share/sonic-pi/samples/ambi_choir.flac"]
     assert "shorter than min_seconds" in problems["usr/share/sonic-pi/samples/elec_tick.flac"]
 
@@ -237,6 +243,13 @@ def test_prepare_and_clip_table_on_miniature_packages(tmp_path, mini):
     assert speech.groupby("speaker")["split"].nunique().max() == 1
     assert clips.groupby("group")["split"].nunique().max() == 1
     assert clips[clips["source"] == "asterisk_en"]["group"].nunique() == 3  # one group per prompt
+    # AMI split by speaker sex: of each sex's 3 one-piece speakers, one in test and two in train (valid: none, as
+    # one piece would overshoot 15% of the two left)
+    ami = clips[clips["source"] == "ami"]
+    for sex in ("male", "female"):
+        assert sorted(ami.loc[ami["speaker_sex"] == sex, "split"]) == ["test", "train", "train"], sex
+    assert dict(zip(ami["speaker"], ami["split"])) == {
+        "MEE001": "test", "MEE004": "train", "MEE006": "train", "FEE002": "train", "FEO003": "test", "FEE005": "train"}
     assert set(report[report["action"] == "excluded"]["problem"]) >= {problems[f"{voice}/beep.wav"]}
     again, _ = kinds.build_clip_table(root, opts, seed=0)
     pd.testing.assert_frame_equal(clips, again)
@@ -260,6 +273,20 @@ def test_caps_spread_over_categories_and_packages_follow_the_sources(tmp_path, m
         sn.prepare(tmp_path / "other", options(sources=["moh"]), seed=0, archive={}, progress=False)
 
 
+def test_ami_seconds_sets_the_piece_length(tmp_path, mini):
+    opts = options(sources=["ami"], ami_seconds=1.5)
+    sn.prepare(tmp_path / "ds", opts, seed=0, archive=mini, progress=False)
+    truth = pd.read_csv(tmp_path / "ds" / sn.GROUND_TRUTH, keep_default_na=False)
+    mtg01 = truth[truth["category"] == "mtg01"].sort_values("start_s")
+    # turns MEE001 0.2-1.9 s, FEE002 2.1-3.9 s: pieces of 1.5 s, 4.5-6 s silent
+    assert list(zip(mtg01["start_s"], mtg01["end_s"], mtg01["speaker"])) == [
+        (0.0, 1.5, "MEE001"), (1.5, 3.0, "FEE002"), (3.0, 4.5, "FEE002")]
+    assert [Path(p).stem for p in mtg01["path"]] == ["mtg01_000", "mtg01_001p50", "mtg01_003"]
+    assert sn.ami_seconds(options()) == 2.0  # not set: max_seconds
+    with pytest.raises(ValueError, match="at most max_seconds"):
+        sn.ami_seconds(options(ami_seconds=3.0))
+
+
 def test_ami_pieces_rules():
     turns = [(0.0, 1.8, "MEE1"), (1.0, 1.3, "FEE2"), (2.0, 2.4, "FEE2"), (4.0, 6.0, "FEE2"), (4.0, 5.5, "MEE1")]
     pieces = sn.ami_pieces(turns, 6.05, 2.0)
@@ -277,6 +304,6 @@ def test_kind_and_schema_defaults():
     cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     cfg["datasets"] = {"real_mix": {"kind": "speech_nonspeech"}}
     ds = validate_config(cfg, copy.deepcopy(schema))["datasets"]["real_mix"]
-    assert ds["sources"] == list(sn.SOURCES) and ds["max_seconds"] == 10.0
-    assert sum(ds["max_clips"].values()) <= 260
+    assert ds["sources"] == list(sn.SOURCES) and ds["max_seconds"] == 10.0 and ds["ami_seconds"] == 4.0
+    assert sum(ds["max_clips"].values()) <= 270 and ds["max_clips"]["ami"] == 40  # every usable 4 s AMI piece
     assert [p.name for p in sn.packages(ds)].count("klettres-data") == 1

@@ -20,6 +20,7 @@ with threadpool_limits(snakemake.threads):
         max_values=cfg["max_values"],
         min_class_count=cfg["min_class_count"],
         seed=snakemake.params.seed,
+        clip_filter=cfg["clip_filter"],
     )
 summary = summarise(curves, cfg["chance_margin"]) if len(curves) else curves.iloc[:0]
 for df in (curves, summary):

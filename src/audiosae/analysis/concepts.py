@@ -5,6 +5,13 @@ Two probes: one fixed before ablation (trained on the decoded full codes) and on
 representation (does any of the remaining features still carry the concept?). Balanced accuracy, so chance
 is 0.5 for every concept however unbalanced. A random feature order is the control. The summary is the
 smallest fraction of features whose ablation brings the probe to chance (paper B: 19-27%).
+
+A concept is measured on the clips that carry a label for its column (an empty value, e.g. the speaker sex of
+a voice whose sex is unknown or of a non-speech clip, leaves the clip out, also from "the rest" of a one-vs-rest
+concept). ``clip_filter`` (config ``concepts.clip_filter``) restricts a column's concepts further to clips whose
+other columns hold given values, e.g. ``{"speaker_sex": {"source": "ami"}}``: male against female voices of the
+same meeting microphones, not against another corpus's telephone prompts. The table's ``clip_filter`` column
+names the restriction (``none`` without one) and ``n_clips`` the train and test clips the concept was measured on.
 """
 from __future__ import annotations
 
@@ -145,30 +152,58 @@ def summarise(curves: pd.DataFrame, margin: float = 0.05) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def binary_concepts(clips: pd.DataFrame, targets: list[str], max_values: int = 12) -> list[tuple[str, str, np.ndarray]]:
-    """(column, value, boolean labels) per concept: two-valued columns give one concept (the rarer or
-    alphabetically later value as positive), others one per value (value vs rest, most frequent first)."""
+def filter_mask(clips: pd.DataFrame, conditions: dict | None) -> np.ndarray:
+    """Clips whose columns hold the given values (``{column: value or list of values}``, compared as text)."""
+    keep = np.ones(len(clips), bool)
+    for column, allowed in (conditions or {}).items():
+        if column not in clips.columns:
+            raise KeyError(f"concepts.clip_filter: clip table has no column {column!r}")
+        allowed = [allowed] if isinstance(allowed, (str, int, float, bool)) else list(allowed)
+        keep &= clips[column].astype(str).isin([str(a) for a in allowed]).to_numpy()
+    return keep
+
+
+def describe_filter(conditions: dict | None) -> str:
+    """``source=ami`` (``; `` between columns, ``|`` between values); ``none`` without conditions."""
+    if not conditions:
+        return "none"
+    parts = []
+    for column, allowed in conditions.items():
+        allowed = [allowed] if isinstance(allowed, (str, int, float, bool)) else list(allowed)
+        parts.append(f"{column}={'|'.join(str(a) for a in allowed)}")
+    return "; ".join(parts)
+
+
+def binary_concepts(clips: pd.DataFrame, targets: list[str], max_values: int = 12,
+                    clip_filter: dict | None = None) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(column, value, boolean labels, clips measured on) per concept: two-valued columns give one concept (the
+    alphabetically later value as positive), others one per value (value vs rest, most frequent first). A concept
+    is measured on the clips with a non-empty value of its column that pass ``clip_filter[column]``
+    (:func:`filter_mask`); labels outside them are False."""
     out = []
     for col in targets:
         if col not in clips.columns:
             raise KeyError(f"concepts.targets: clip table has no column {col!r}")
         values = clips[col].astype(str)
-        counts = values[values != ""].value_counts()
+        on = (values != "").to_numpy() & filter_mask(clips, (clip_filter or {}).get(col))
+        counts = values[on].value_counts()
         if len(counts) < 2:
             continue
         if len(counts) == 2:
             pos = sorted(counts.index)[-1]
-            out.append((col, pos, (values == pos).to_numpy()))
+            out.append((col, pos, (values == pos).to_numpy() & on, on))
             continue
         for v in list(counts.index)[:max_values]:
-            out.append((col, v, (values == v).to_numpy()))
+            out.append((col, v, (values == v).to_numpy() & on, on))
     return out
 
 
 def concept_ablation_study(activations: str, clips_csv: str, sae_dirs: list[str], targets: list[str] | None,
                            rankings=("auroc", "probe_weight"), percents=DEFAULT_PERCENTS, n_random: int = 3,
-                           max_values: int = 12, min_class_count: int = 4, seed: int = 0) -> pd.DataFrame:
-    """Concept ablation curves for every SAE folder (one layer each) and every concept of the clip table."""
+                           max_values: int = 12, min_class_count: int = 4, seed: int = 0,
+                           clip_filter: dict | None = None) -> pd.DataFrame:
+    """Concept ablation curves for every SAE folder (one layer each) and every concept of the clip table
+    (``clip_filter``: target column -> {column: value(s)}, the clips its concepts are measured on)."""
     from ..models.extract import Activations
     from ..sae.io import load_sae
     from ..sae.pipeline import clip_splits
@@ -181,19 +216,22 @@ def concept_ablation_study(activations: str, clips_csv: str, sae_dirs: list[str]
         by_id = clips.set_index(clips["id"].astype(str)).loc[acts.clip_ids].reset_index(drop=True)
         train = splits == "train"
         test = splits == "test" if (splits == "test").any() else splits == "valid"
-        concepts = binary_concepts(by_id, targets, max_values)
+        concepts = binary_concepts(by_id, targets, max_values, clip_filter)
         for d in sae_dirs:
             sae, cfg = load_sae(d)
             codes = sae_clip_codes(sae, acts, int(cfg["layer"]), cfg["train_on"]).astype(np.float64)
             W_dec = sae.W_dec.detach().numpy().astype(np.float64)
             b_dec = sae.b_dec.detach().numpy().astype(np.float64)
-            for col, value, y in concepts:
-                counts = [int(y[train].sum()), int((~y[train]).sum()), int(y[test].sum()), int((~y[test]).sum())]
+            for col, value, y, on in concepts:
+                tr, te = train & on, test & on
+                counts = [int(y[tr].sum()), int((~y[tr]).sum()), int(y[te].sum()), int((~y[te]).sum())]
                 if min(counts) < min_class_count:
                     continue
-                curves = concept_ablation(codes, W_dec, b_dec, y, train, test, rankings, percents, n_random, seed)
+                curves = concept_ablation(codes, W_dec, b_dec, y, tr, te, rankings, percents, n_random, seed)
                 parts.append(curves.assign(layer=int(cfg["layer"]), variant=cfg["variant"], sparsity=cfg["sparsity"],
                                            sae_seed=cfg["seed"], target=col, concept=value,
+                                           clip_filter=describe_filter((clip_filter or {}).get(col)),
+                                           n_clips=int(tr.sum() + te.sum()),
                                            n_pos_train=counts[0], n_pos_test=counts[2], d_sae=codes.shape[1]))
     if not parts:
         return pd.DataFrame(columns=["layer", "target", "concept", "ordering", "repeat", "probe", "percent", "n_ablated", "balanced_accuracy"])

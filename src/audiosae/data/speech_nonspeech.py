@@ -26,11 +26,14 @@ speech
   than cut (its text would no longer match).
 - ``ami``: the PyPI sdist of ``pyannote.audio``: ``tests/data/*.wav`` (30 s extracts of AMI meetings, 16 kHz)
   with speaker turns in ``tests/data/*.rttm`` (``SPEAKER <uri> 1 <start> <duration> <NA> <NA> <speaker> ...``).
-  AMI speaker ids begin with the speaker's sex (``MEE068`` male, ``FEO070`` female). Each extract is cut
-  into consecutive pieces of ``max_seconds``; a piece is labelled with the speaker who talks most in it. A
-  piece is left out when turns cover less than MIN_SPEECH_FRACTION of it ("mostly silence") or when two or
-  more speakers talk at once for more than MAX_OVERLAP_FRACTION of its speech time ("overlapped"). No
-  transcript (the sdist has none).
+  AMI speaker ids begin with the speaker's sex (``MEE068`` male, ``FEO070`` female). The RTTM's ``trn00`` is
+  the sdist's ``trñ00.wav`` (its test of a non-ASCII file name): a WAV without turns of its own whose name with
+  accents folded is a recording of the RTTM is taken as that recording (listed as a note). Each extract is cut
+  into consecutive pieces of ``ami_seconds`` (default 4 s; null: ``max_seconds``); a piece is labelled with the
+  speaker who talks most in it. A piece is left out when turns cover less than MIN_SPEECH_FRACTION of it
+  ("mostly silence") or when two or more speakers talk at once for more than MAX_OVERLAP_FRACTION of its speech
+  time ("overlapped"). No transcript (the sdist has none). The 4.0.7 sdist gives 40 pieces of 4 s from 11
+  speakers (22 male pieces of 5 speakers, 18 female of 6) where pieces of 10 s give 15 of 6.
 
 non-speech (``sound_class``)
 - ``sonic_pi``: Debian ``sonic-pi-samples``: 166 FLAC samples, class by Sonic Pi's name prefix
@@ -66,7 +69,13 @@ Splits (:func:`clip_table`, seed ``split_seed``): speech per source by whole gro
 single voice of asterisk_en is split by prompt (each prompt its own group; the voice is in every split).
 Non-speech per sound_class by whole recordings (the pieces of one MOH track stay together; other files are
 their own group). Each gets about ``test_fraction`` of its groups for test and ``valid_fraction`` of the rest
-for validation (:func:`splits.group_split`).
+for validation (:func:`splits.group_split`). AMI (SEX_STRATIFIED) is stratified by speaker sex: the speakers of
+each sex are split apart, in a seeded order, into test until they hold about ``test_fraction`` of that sex's
+pieces, then valid likewise (none when every speaker left would overshoot it), the rest train; a sex with two or
+more speakers has at least one in train and one in test, so the speaker-sex concept (concepts.clip_filter:
+AMI only) has both sexes on both sides. Shares of pieces, not of speakers, since an AMI speaker holds 1 to 8
+pieces: by speaker count the default seed put two one-piece female speakers in test, 2 pieces, fewer than
+concepts.min_class_count.
 """
 from __future__ import annotations
 
@@ -104,6 +113,7 @@ GROUND_TRUTH_COLUMNS = ["path", "speech", "sound_class", "category", "language",
                         "source_package", "licence", "attribution"]
 MIN_SPEECH_FRACTION = 0.5  # AMI piece: turns must cover at least this share of it
 MAX_OVERLAP_FRACTION = 0.25  # AMI piece: at most this share of its speech time with two or more speakers
+SEX_STRATIFIED = ("ami",)  # speech sources split by speaker sex (the speaker-sex concept needs both in train and test)
 
 # --------------------------------------------------------------------------------------------------------------
 # Pinned packages (sha256 of the files as apt-get download / pip download deliver them)
@@ -397,6 +407,16 @@ def ami_pieces(turns: list[tuple[float, float, str]], duration: float, seconds: 
     return out
 
 
+def ami_seconds(opts: dict) -> float:
+    """Length of the AMI pieces: ``ami_seconds``, or ``max_seconds`` when it is not set."""
+    seconds = opts.get("ami_seconds")
+    if seconds is None:
+        return float(opts["max_seconds"])
+    if not 0 < float(seconds) <= float(opts["max_seconds"]):
+        raise ValueError(f"ami_seconds: {seconds} must be above 0 and at most max_seconds ({opts['max_seconds']})")
+    return float(seconds)
+
+
 def _ami(folder: Path, opts: dict, excluded: list) -> list[Clip]:
     data = sorted(folder.glob("*/tests/data")) or sorted(folder.glob("tests/data"))
     if not data:
@@ -416,9 +436,16 @@ def _ami(folder: Path, opts: dict, excluded: list) -> list[Clip]:
             turns.setdefault(match["uri"], []).append((start, start + float(match["dur"]), match["speaker"]))
     wavs = {w.stem: w for w in sorted(data.glob("*.wav"))}
     for uri in sorted(set(turns) - set(wavs)):
+        # the sdist's non-ASCII file name test: trn00's audio is trñ00.wav (its .lst names trñ00, its RTTM trn00)
+        folded = [stem for stem in wavs if stem not in turns and _slug(stem) == uri]
+        if len(folded) == 1:
+            wavs[uri] = wavs.pop(folded[0])
+            excluded.append(_excluded(PYANNOTE, _rel(folder, wavs[uri]), f"no RTTM turns under its own name; "
+                                      f"taken as {uri!r} (its name with accents folded)") | {"action": "note"})
+            continue
         excluded.append(_excluded(PYANNOTE, f"{_rel(folder, data)}/{uri}.wav",
                                   f"the RTTM has turns of {uri!r}, the sdist no such WAV"))
-    seconds = float(opts["max_seconds"])
+    seconds = ami_seconds(opts)
     clips = []
     for uri, wav in wavs.items():
         if uri not in turns:
@@ -434,7 +461,8 @@ def _ami(folder: Path, opts: dict, excluded: list) -> list[Clip]:
             if not sex:
                 excluded.append(_excluded(PYANNOTE, where, f"speaker id {speaker!r} does not begin with M or F "
                                           "(kept, sex unknown)") | {"action": "note"})
-            clips.append(Clip("ami", PYANNOTE, wav, _rel(folder, wav), f"{_slug(uri)}_{int(a):03d}", uri, "speech",
+            name = f"{_slug(uri)}_{int(a):03d}" if float(a).is_integer() else f"{_slug(uri)}_{a:06.2f}".replace(".", "p")
+            clips.append(Clip("ami", PYANNOTE, wav, _rel(folder, wav), name, uri, "speech",
                               start_s=a, end_s=b,
                               labels=dict(language="en", locale="en", speaker=speaker, speaker_sex=sex)))
     return clips
@@ -675,8 +703,10 @@ def clip_table(root: Path, opts: dict, seed: int) -> pd.DataFrame:
     split_seed = seed if opts.get("split_seed") is None else int(opts["split_seed"])
     split = pd.Series("train", index=table.index, name="split")
     is_speech = table["speech"] == "speech"
-    for _, rows in table[is_speech].groupby("source", sort=True):
-        split[rows.index] = group_split(rows, "group", opts["valid_fraction"], opts["test_fraction"], split_seed)
+    for source, rows in table[is_speech].groupby("source", sort=True):
+        by_sex = source in SEX_STRATIFIED  # the speakers of each sex split apart, by their share of the clips
+        split[rows.index] = group_split(rows, "group", opts["valid_fraction"], opts["test_fraction"], split_seed,
+                                        stratify="speaker_sex" if by_sex else None, by_rows=by_sex)
     for _, rows in table[~is_speech].groupby("sound_class", sort=True):
         split[rows.index] = group_split(rows, "group", opts["valid_fraction"], opts["test_fraction"], split_seed)
     table.insert(2, "split", split)
