@@ -17,7 +17,8 @@ STEER = config["steering"]
 
 
 def stability_folders(wildcards):
-    """'<layer>_<seed>' -> SAE folder of every SAE the stability table of one dataset x model reads."""
+    """'<layer>_<seed>' (or '<layer>_<seed>_<fraction>', stability.row_fractions) -> SAE folder of every SAE the
+    stability table of one dataset x model reads."""
     return _stability_folders(PLAN, wildcards.dataset, wildcards.model)
 
 

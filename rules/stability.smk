@@ -1,5 +1,7 @@
 # Feature stability (paper B): the SAE of a few layers trained with several seeds (by train_sae), decoder atoms
-# matched one to one across seeds and against the neighbouring layers. Logic: audiosae.analysis.stability.
+# matched one to one across seeds and against the neighbouring layers; with stability.row_fractions, also the first
+# two seeds trained on part of the training clips (sweeps rows<f>), for the matched share against the training
+# rows. Logic: audiosae.analysis.stability.
 
 
 rule stability_table:

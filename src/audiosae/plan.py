@@ -10,7 +10,10 @@ Every branch plugs into the same two rules: ``extract_activations`` (one HDF5 pe
   layers and sparsities);
 - sweep ``eeg``: the frame-level SAE whose features are tested against the EEG, trained on the EEG stimuli,
   a dataset of kind ``eeg_stimuli`` that the eeg section adds (:func:`study_datasets`);
-- sweep ``acoustics``: paper C's grid of ReLU + L1 SAEs (width x L1 weight) on the acoustics dataset.
+- sweep ``acoustics``: paper C's grid of ReLU + L1 SAEs (width x L1 weight) on the acoustics dataset;
+- sweeps ``rows<fraction>`` (e.g. ``rows0.25``): stability's SAE of the main sweep, first two stability seeds,
+  trained on a seeded choice of about that fraction of the training clips (``stability.row_fractions``), all
+  other options the main sweep's.
 
 A sweep's options are the ``sae`` section's (schema defaults filled in once, by the validation) with the
 sweep's own keys on top, so nothing here or in a script falls back to a default of its own. A variant with a
@@ -29,8 +32,16 @@ from .sae.model import sparsity_key, variant_class
 SAE_TEMPLATE = "results/sae/{dataset}/{model}/layer{layer}/{sweep}/{variant}-{width}-s{sparsity}-seed{seed}"
 ACTIVATIONS = "results/activations/{dataset}/{model}.h5"
 SWEEPS = ("main", "eeg", "acoustics")
+ROWS_SWEEP = "rows"  # + the fraction of training clips: stability's SAEs on part of the training split (rows0.25)
+# The {sweep} wildcard: the named sweeps and every rows<fraction> sweep.
+SWEEP_PATTERN = "|".join(SWEEPS) + f"|{ROWS_SWEEP}[0-9.e-]+"
 # The axes a sweep iterates over; what remains of its options trains each of its SAEs.
 SWEEP_AXES = ("variants", "sparsities", "l1_coefficients", "target_l0s", "seeds", "layers", "downstream")
+
+
+def rows_sweep(fraction: float) -> str:
+    """Name of the sweep of SAEs trained on about ``fraction`` of the training clips: 0.25 -> 'rows0.25'."""
+    return f"{ROWS_SWEEP}{float(fraction):g}"
 
 
 def width_tag(expansion: float, d_sae: int | None) -> str:
@@ -124,7 +135,15 @@ def sweep_options(config: dict, sweep: str, dataset: str, model: str | None = No
         return {**base, **own, "variants": ["relu"], "train_on": "frames", "d_sae": None,
                 "layers": acoustic_layers(config, model) if model else ac["layers"],
                 "l1_coefficients": list(ac["sae"]["l1_coefficients"]), "seeds": [config["seed"]]}
-    raise ValueError(f"unknown SAE sweep {sweep!r}; sweeps: {', '.join(SWEEPS)}")
+    if sweep.startswith(ROWS_SWEEP):
+        fraction = next((f for f in config["stability"]["row_fractions"] if rows_sweep(f) == sweep), None)
+        if fraction is None:
+            raise ValueError(f"unknown SAE sweep {sweep!r}: no such fraction in stability.row_fractions "
+                             f"({config['stability']['row_fractions']})")
+        # The main sweep's options; the trainer keeps about this fraction of the training clips, chosen by the
+        # study seed (the same clips for every SAE seed: a pair differs by its seed only).
+        return {**sae_config(config, dataset), "train_fraction": float(fraction), "train_fraction_seed": config["seed"]}
+    raise ValueError(f"unknown SAE sweep {sweep!r}; sweeps: {', '.join(SWEEPS)}, {ROWS_SWEEP}<fraction>")
 
 
 def acoustic_dataset(config: dict) -> str:
@@ -187,6 +206,12 @@ class SAEPlan:
         """Folder of the main sweep's SAE of the dataset's first variant (paper B's analyses use it)."""
         opts = sweep_options(self.config, "main", dataset)
         return self.add("main", dataset, model, layer, opts["variants"][0], sparsity, seed, opts, swept=False).path
+
+    def rows_sae(self, dataset: str, model: str, layer: int, sparsity: float, seed: int, fraction: float) -> str:
+        """Folder of :meth:`main_sae`'s SAE trained on about ``fraction`` of the training clips (sweep rows<f>)."""
+        sweep = rows_sweep(fraction)
+        opts = sweep_options(self.config, sweep, dataset)
+        return self.add(sweep, dataset, model, layer, opts["variants"][0], sparsity, seed, opts, swept=False).path
 
 
 def _downstream(config: dict, dataset: str, model: str, opts: dict, datasets: dict) -> bool:
@@ -253,16 +278,22 @@ def stability_plan_for(config: dict, model: str) -> list[dict]:
     from .analysis.stability import stability_plan
 
     stab = config["stability"]
-    return stability_plan(stab["layers"], stab["seeds"], get_model_spec(model).layers, stab["neighbours"])
+    return stability_plan(stab["layers"], stab["seeds"], get_model_spec(model).layers, stab["neighbours"],
+                          stab["row_fractions"])
 
 
 def stability_folders(plan: SAEPlan, dataset: str, model: str) -> dict[str, str]:
-    """'<layer>_<seed>' -> folder of every SAE the stability table of one dataset x model matches."""
-    from .analysis.stability import sae_folders_needed
+    """'<layer>_<seed>' (every training clip) or '<layer>_<seed>_<fraction>' (stability.row_fractions) -> folder
+    of every SAE the stability table of one dataset x model matches."""
+    from .analysis.stability import folder_key, sae_folders_needed
 
     sparsity = plan.config["stability"]["sparsity"]
-    return {f"{layer}_{seed}": plan.main_sae(dataset, model, layer, sparsity, seed)
-            for layer, seed in sae_folders_needed(stability_plan_for(plan.config, model))}
+    folders = {}
+    for key in sae_folders_needed(stability_plan_for(plan.config, model)):
+        layer, seed, fraction = (*key, 1.0)[:3]
+        folders[folder_key(key)] = (plan.main_sae(dataset, model, layer, sparsity, seed) if fraction == 1.0
+                                    else plan.rows_sae(dataset, model, layer, sparsity, seed, fraction))
+    return folders
 
 
 def concept_folders(plan: SAEPlan, dataset: str, model: str) -> list[str]:

@@ -1,11 +1,11 @@
-"""Stability of SAE features across seeds and neighbouring layers (paper B)."""
-from audiosae.analysis.stability import stability_from_folders
+"""Stability of SAE features across seeds, neighbouring layers and training rows (paper B)."""
+from audiosae.analysis.stability import parse_folder_key, stability_from_folders
 from audiosae.io import write_csv
 from audiosae.runtime import setup
 
 w = snakemake.wildcards
 log = setup(snakemake.threads, snakemake.params.seed, snakemake.log[0])
-folders = {tuple(int(x) for x in key.split("_")): path for key, path in snakemake.params.folders.items()}
+folders = {parse_folder_key(key): path for key, path in snakemake.params.folders.items()}
 table, cosines = stability_from_folders(snakemake.params.plan, folders, snakemake.input.activations, seed=snakemake.params.seed)
 for df in (table, cosines):
     df.insert(0, "sparsity", snakemake.params.sparsity)

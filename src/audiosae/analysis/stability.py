@@ -62,9 +62,13 @@ def stability_table(pairs: list[dict]) -> pd.DataFrame:
 HIST_EDGES = np.linspace(-0.2, 1.0, 25)
 
 
-def stability_plan(layers: list[int], seeds: list[int], model_layers: list[int], neighbours: bool = True) -> list[dict]:
+def stability_plan(layers: list[int], seeds: list[int], model_layers: list[int], neighbours: bool = True,
+                   row_fractions: list[float] = ()) -> list[dict]:
     """Pairs of (layer, seed) SAEs to match: every pair of seeds at each layer, and each layer (first seed)
-    against its neighbouring layers (second seed) when they exist in the model.
+    against its neighbouring layers (second seed) when they exist in the model. Each pair has the fraction of the
+    training clips its SAEs saw (``train_fraction``, 1.0: all); for each of ``row_fractions``, each layer's first
+    two seeds trained on that fraction are matched too (comparison ``seed``), so the share of matched atoms can be
+    read against the training data.
 
     The neighbour takes another seed on purpose: SAEs of equal width built from the same seed start from the
     same random dictionary, and short training leaves atoms near their start, so same-seed layers would look
@@ -74,40 +78,67 @@ def stability_plan(layers: list[int], seeds: list[int], model_layers: list[int],
     for layer in layers:
         for i, sa in enumerate(seeds):
             for sb in seeds[i + 1 :]:
-                plan.append({"comparison": "seed", "layer_a": layer, "layer_b": layer, "seed_a": sa, "seed_b": sb})
+                plan.append({"comparison": "seed", "layer_a": layer, "layer_b": layer, "seed_a": sa, "seed_b": sb,
+                             "train_fraction": 1.0})
         if neighbours:
             for other in (layer - 1, layer + 1):
                 if other in model_layers:
                     plan.append({"comparison": "neighbour_layer", "layer_a": layer, "layer_b": other,
-                                 "seed_a": seeds[0], "seed_b": seeds[1]})
+                                 "seed_a": seeds[0], "seed_b": seeds[1], "train_fraction": 1.0})
+        for fraction in sorted(row_fractions, reverse=True):
+            plan.append({"comparison": "seed", "layer_a": layer, "layer_b": layer, "seed_a": seeds[0],
+                         "seed_b": seeds[1], "train_fraction": float(fraction)})
     return plan
 
 
-def sae_folders_needed(plan: list[dict]) -> list[tuple[int, int]]:
-    """The distinct (layer, seed) SAEs a plan reads."""
+def sae_key(layer: int, seed: int, fraction: float = 1.0) -> tuple:
+    """Key of one SAE of a plan: (layer, seed) trained on every training clip, (layer, seed, fraction) on part."""
+    return (layer, seed) if float(fraction) == 1.0 else (layer, seed, float(fraction))
+
+
+def pair_keys(p: dict) -> tuple[tuple, tuple]:
+    fraction = p.get("train_fraction", 1.0)
+    return sae_key(p["layer_a"], p["seed_a"], fraction), sae_key(p["layer_b"], p["seed_b"], fraction)
+
+
+def folder_key(key: tuple) -> str:
+    """An SAE key as a string (Snakemake params): '2_0', or '2_0_0.25' for a fraction of the training clips."""
+    return "_".join(str(v) for v in key)  # str(float) round-trips exactly
+
+
+def parse_folder_key(text: str) -> tuple:
+    """Inverse of :func:`folder_key`."""
+    parts = text.split("_")
+    return sae_key(int(parts[0]), int(parts[1]), float(parts[2]) if len(parts) > 2 else 1.0)
+
+
+def sae_folders_needed(plan: list[dict]) -> list[tuple]:
+    """The distinct SAEs a plan reads, as :func:`sae_key` keys."""
     need = []
     for p in plan:
-        for key in (("layer_a", "seed_a"), ("layer_b", "seed_b")):
-            item = (p[key[0]], p[key[1]])
+        for item in pair_keys(p):
             if item not in need:
                 need.append(item)
     return need
 
 
 def run_stability(plan: list[dict], decoders: dict, alive: dict | None = None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Match every planned pair. ``decoders`` maps (layer, seed) -> W_dec (d_sae x d_in); ``alive`` optionally
-    maps (layer, seed) -> boolean mask of latents that fire on the data.
+    """Match every planned pair. ``decoders`` maps each :func:`sae_key` ((layer, seed), or (layer, seed, fraction)
+    for an SAE trained on part of the training clips) -> W_dec (d_sae x d_in); ``alive`` optionally maps the same
+    keys -> boolean mask of latents that fire on the data.
 
     Returns (tidy table of shares above .5/.7/.9 and the median cosine, for all atoms and for atoms alive in
     both SAEs, with a random-dictionary control; histogram of matched cosines per pair and source).
     """
     rows, hist = [], []
     for i, p in enumerate(plan):
-        wa, wb = decoders[(p["layer_a"], p["seed_a"])], decoders[(p["layer_b"], p["seed_b"])]
+        ka, kb = pair_keys(p)
+        p = {**p, "train_fraction": float(p.get("train_fraction", 1.0))}
+        wa, wb = decoders[ka], decoders[kb]
         idx, cos = match_atoms(wa, wb)
         sources = [("sae", "all", cos), ("random", "all", random_baseline(*wa.shape, seed=seed + i))]
         if alive is not None:
-            both = alive[(p["layer_a"], p["seed_a"])] & alive[(p["layer_b"], p["seed_b"])][idx]
+            both = alive[ka] & alive[kb][idx]
             sources.append(("sae", "alive", cos[both]))
         for source, atoms, values in sources:
             for metric, value in stability_rows(values).items():
@@ -131,7 +162,7 @@ def alive_mask(sae, rows: np.ndarray) -> np.ndarray:
 
 def stability_from_folders(plan: list[dict], folders: dict, activations: str | None = None, max_rows: int = 20000,
                            seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``folders`` maps (layer, seed) -> SAE folder. With an activation file, latents are also judged alive on
+    """``folders`` maps each :func:`sae_key` -> SAE folder. With an activation file, latents are also judged alive on
     the SAE's training unit (clip means, or the first ``max_rows`` frames)."""
     from ..models.extract import Activations
     from ..sae.io import load_sae
@@ -152,16 +183,18 @@ def stability_from_folders(plan: list[dict], folders: dict, activations: str | N
             acts.close()
     table, hist = run_stability(plan, decoders, alive, seed=seed)
     # How much data each pair saw: paper B's > 50 % across seeds comes from SAEs trained on far more frames, so
-    # the table says how many distinct training rows and row draws the compared SAEs had.
+    # the table says how many distinct training rows and row draws the compared SAEs had (train_fraction < 1: SAEs
+    # trained on part of the training clips, for the matched share against the training rows).
     for side in ("a", "b"):
-        keys = list(zip(table[f"layer_{side}"], table[f"seed_{side}"]))
+        keys = [sae_key(layer, s, f) for layer, s, f in zip(table[f"layer_{side}"], table[f"seed_{side}"], table["train_fraction"])]
         for name in ("train_rows", "rows_seen"):
             table[f"{name}_{side}"] = [data[k][name] for k in keys]
     return table, hist
 
 
 def training_data(folder, cfg: dict) -> dict:
-    """Distinct training rows (metrics.json) and rows drawn in training (steps x batch size) of one SAE."""
+    """Distinct training rows (metrics.json: ``train_rows``; older files only have the rows measured for the
+    train-split metrics, at most sae.eval_rows) and rows drawn in training (steps x batch size) of one SAE."""
     import json
     from pathlib import Path
 
@@ -169,5 +202,5 @@ def training_data(folder, cfg: dict) -> dict:
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     training = cfg.get("training", {})
     steps, batch = training.get("steps"), training.get("batch_size")
-    return {"train_rows": metrics.get("train", {}).get("n_rows"),
+    return {"train_rows": metrics.get("train_rows", metrics.get("train", {}).get("n_rows")),
             "rows_seen": steps * batch if steps and batch else None}

@@ -19,11 +19,47 @@ def _pair_label(row) -> str:
     return f"L{row['layer_a']} vs L{row['layer_b']}"
 
 
+def _train_fraction(df: pd.DataFrame) -> pd.Series:
+    """The fraction of the training clips each row's SAEs saw (tables before stability.row_fractions: all)."""
+    return df["train_fraction"] if "train_fraction" in df else pd.Series(1.0, index=df.index)
+
+
+def _rows_panel(ax, table: pd.DataFrame) -> None:
+    """Share of matched atoms above cosine .5 against the distinct training rows, one point per seed pair."""
+    t = table[(table["atoms"] == "all") & (table["metric"] == "share_above_0.5") & (table["comparison"] == "seed")].copy()
+    t["train_fraction"] = _train_fraction(t)
+    rows = [c for c in ("train_rows_a", "train_rows_b") if c in t]
+    t["x"] = t[rows].min(axis=1) if rows else np.nan  # a seed pair's SAEs saw the same clips
+    by_rows = bool(t["x"].notna().all())
+    if not by_rows:  # no metrics.json beside the SAEs: the fraction of the training clips instead
+        t["x"] = t["train_fraction"]
+    sae = t[t["source"] == "sae"]
+    colors = sns.color_palette("colorblind", max(1, sae["layer_a"].nunique()))
+    for color, (layer, part) in zip(colors, sae.groupby("layer_a")):
+        ax.scatter(part["x"], part["value"], color=color, s=22, zorder=3, label=f"layer {layer}")
+    for _, row in sae.drop_duplicates(["layer_a", "train_fraction"]).iterrows():
+        ax.annotate(f"{row['train_fraction']:g}", (row["x"], row["value"]), textcoords="offset points", xytext=(4, 4), fontsize=6)
+    rand = t[t["source"] == "random"]
+    ax.scatter(rand["x"], rand["value"], color="grey", marker="_", s=120, zorder=2, label="random dictionaries")
+    ax.axhline(0.5, color="black", lw=0.8, ls=":", label="paper B: over half")
+    ax.set_xscale("log")
+    ax.set(xlabel="distinct training rows (log)" if by_rows else "fraction of training clips (log)",
+           ylabel="share matched (cos > 0.5)", ylim=(0, 1.02), title="across seeds vs training data")
+    ax.legend(fontsize=7)
+
+
 def stability_figure(table: pd.DataFrame, cosines: pd.DataFrame, out: list[str | Path], title: str = "") -> None:
     """Shares of matched atoms above each cosine threshold per comparison (SAE vs random), and the matched-cosine
-    distributions (SAE atoms, all)."""
+    distributions (SAE atoms, all), of the SAEs trained on every training clip; when the table also has SAEs trained
+    on fewer clips (stability.row_fractions), a third panel: the share matched above cosine .5 across seeds against
+    the distinct training rows (log), one point per pair, labelled with its fraction of the training clips."""
     apply_style()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    sweep = _train_fraction(table).nunique() > 1
+    fig, axes = plt.subplots(1, 3 if sweep else 2, figsize=(15 if sweep else 10, 3.8), layout="constrained")
+    if sweep:
+        _rows_panel(axes[2], table)
+    table = table[_train_fraction(table) == 1.0]
+    cosines = cosines[_train_fraction(cosines) == 1.0]
     t = table[(table["atoms"] == "all") & table["metric"].isin(THRESHOLDS)].copy()
     t["pair"] = t.apply(_pair_label, axis=1)
     t["threshold"] = t["metric"].str.replace("share_above_", "cos > ", regex=False)

@@ -20,6 +20,7 @@ from .train import TrainConfig, epoch_batches, steps_per_epoch, train_sae
 
 log = logging.getLogger(__name__)
 HELD_OUT = ("valid", "test")
+UNUSED = "unused"  # training clips left out of a subset (train_subset): neither trained on nor held out
 
 
 def clip_splits(acts: Activations, clips: pd.DataFrame) -> np.ndarray:
@@ -29,6 +30,27 @@ def clip_splits(acts: Activations, clips: pd.DataFrame) -> np.ndarray:
     if missing:
         raise ValueError(f"{acts.path}: {len(missing)} clips are not in the clip table, e.g. {missing[:3]}")
     return np.array([split_of[c] for c in acts.clip_ids])
+
+
+def train_subset(clip_ids, splits: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """The splits with all but about ``fraction`` of the training clips set aside as ``UNUSED``: a seeded choice
+    of whole clips (their frames stay together), the valid and test clips untouched.
+
+    The choice depends on the clip ids and ``seed`` only (not on the order of the activation file), and the clips
+    of a smaller fraction are among those of a larger one (the first ones of one seeded permutation)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"train fraction {fraction}: must be in (0, 1]")
+    splits = np.asarray(splits)
+    train = np.flatnonzero(splits == "train")
+    if fraction == 1 or not len(train):
+        return splits
+    ids = np.asarray([str(c) for c in clip_ids])
+    train = train[np.argsort(ids[train], kind="stable")]
+    chosen = train[np.random.default_rng(seed).permutation(len(train))[: max(1, round(fraction * len(train)))]]
+    unused = np.zeros(len(splits), bool)
+    unused[train] = True
+    unused[chosen] = False
+    return np.where(unused, UNUSED, splits)
 
 
 def row_source(acts: Activations, layer: int, splits: np.ndarray, wanted: tuple[str, ...], unit: str):
@@ -92,12 +114,18 @@ def train_layer_sae(
     adds the model-level cost of splicing the SAE in, under ``metrics['downstream']``.
     """
     unit = sae_cfg["train_on"]
+    # Only stability's rows<f> sweep (stability.row_fractions) trains on part of the training clips; its planned
+    # options say how much and which (the study seed): every other SAE's options have neither key.
+    fraction = float(sae_cfg.get("train_fraction", 1.0))
     memory_mb = sae_cfg["memory_mb"]
     eval_rows = sae_cfg["eval_rows"]
     out_dir = Path(out_dir)
     clips = pd.read_csv(clips_csv)
     with Activations(activations) as acts:
         splits = clip_splits(acts, clips)
+        if fraction < 1:
+            splits = train_subset(acts.clip_ids, splits, fraction, sae_cfg["train_fraction_seed"])
+        train_clips = int((splits == "train").sum())
         train_src, train_ranges = row_source(acts, layer, splits, ("train",), unit)
         held_src, held_ranges = row_source(acts, layer, splits, HELD_OUT, unit)
         d_in = train_src.shape[1]
@@ -105,8 +133,8 @@ def train_layer_sae(
         train_cfg = train_config(sae_cfg, seed, d_sae)
         stream = RowStream(train_src, train_ranges, train_cfg.batch_size, seed, memory_mb)
         sae = build_sae(variant, d_in, d_sae, sparsity, options=sae_cfg)
-        log.info("layer %d %s: %d train rows (buffer %d), d_in=%d d_sae=%d %s", layer, variant, stream.n_rows,
-                 stream.buffer_rows, d_in, d_sae, sae.sparsity_cfg())
+        log.info("layer %d %s: %d train rows of %d clips (fraction %g; buffer %d), d_in=%d d_sae=%d %s", layer, variant,
+                 stream.n_rows, train_clips, fraction, stream.buffer_rows, d_in, d_sae, sae.sparsity_cfg())
         init_sample = stream.sample(sae_cfg["init_rows"])
         state = out_dir / "train_state.safetensors"
         by_epoch = {}
@@ -130,6 +158,8 @@ def train_layer_sae(
         scale, history = train_sae(sae, batches, init_sample, train_cfg, device, progress,
                                    checkpoint=state if train_cfg.checkpoint_every else None, **by_epoch)
         cfg = {**meta, "layer": layer, "sparsity": sparsity, "seed": seed, "train_on": unit, "training": train_cfg.to_dict()}
+        if fraction < 1:
+            cfg["train_subset"] = {"fraction": fraction, "seed": sae_cfg["train_fraction_seed"], "clips": train_clips}
         # Where the model's weights came from (hub commit, package sha256, or a rehearsal's random stand-in).
         cfg.update({k_: str(v) for k_, v in acts.h5.attrs.items() if str(k_).startswith("weights_")})
         save_sae(sae, out_dir, cfg, scale)
@@ -142,6 +172,10 @@ def train_layer_sae(
         "variant": variant,
         "k": saved_cfg.get("k", round(metrics["l0"], 2)),
         "d_sae": d_sae,
+        # every distinct training row (train.n_rows stops at sae.eval_rows), from how many clips, which fraction
+        "train_rows": stream.n_rows,
+        "train_clips": train_clips,
+        "train_fraction": fraction,
         "held_out": metrics,
         "train": train_metrics,
         "density_histogram": histogram,
