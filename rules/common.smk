@@ -7,7 +7,7 @@ from audiosae.cluster import extraction_hours, grow, runtime_min, sae_hours, sae
 from audiosae.config import archive_sources, dataset_models, model_options, sae_layers
 from audiosae.data.kinds import get_kind
 from audiosae.models.registry import get_model_spec
-from audiosae.plan import ACTIVATIONS, SAE_TEMPLATE, SWEEPS, sae_plan, study_datasets
+from audiosae.plan import ACTIVATIONS, SAE_TEMPLATE, SWEEP_PATTERN, browser_saes, sae_plan, study_datasets
 
 DATASETS = list(config["datasets"])  # the configured datasets: every dataset-level analysis runs on these
 STUDY_DATASETS = study_datasets(config)  # and the corpora a branch adds (the EEG stimuli): prepared and extracted alike
@@ -21,7 +21,7 @@ wildcard_constraints:
     dataset="[A-Za-z0-9_]+",
     model="[A-Za-z0-9_]+",
     layer="[0-9]+",
-    sweep="|".join(SWEEPS),
+    sweep=SWEEP_PATTERN,
     variant="[a-z_]+",
     width="x[0-9.]+|d[0-9]+",
     sparsity="[0-9.e-]+",
@@ -136,9 +136,9 @@ BROWSER_DIR = SAE_DIR.replace("results/sae/", "results/browser/", 1)
 
 
 def browser_pages():
-    """The index.html of every main-sweep SAE's browser folder."""
-    return [f"{d.replace('results/sae/', 'results/browser/', 1)}/index.html" for dataset in DATASETS
-            for model in dataset_models(config, dataset) for d in sae_dirs(dataset, model)]
+    """The index.html of the browser folder of every SAE that gets a page (audiosae.plan.browser_saes)."""
+    return [f"{s.path.replace('results/sae/', 'results/browser/', 1)}/index.html" for dataset in DATASETS
+            for model in dataset_models(config, dataset) for s in browser_saes(PLAN, dataset, model)]
 
 
 def browser_association_tables(wildcards):

@@ -242,3 +242,19 @@ def test_default_study_plans_papers_b_and_c_on_the_real_corpora():
         "results/sae/instruments/whisper_tiny_en/layer2/acoustics/relu-x4-s0.01-seed42",
         "results/sae/instruments/whisper_tiny_en/layer2/acoustics/relu-x4-s0.03-seed42"]
     assert len(plan.select(sweep="main", dataset="instruments", swept=True)) == 2 * 2  # layers 2, 4 x s .9, .99
+
+
+def test_browser_pages_for_one_sparsity_per_corpus_or_all():
+    from audiosae.plan import browser_saes
+
+    cfg = study("config")
+    plan = sae_plan(cfg)
+    pages = browser_saes(plan, "vocalset_synth", "whisper_tiny_en")
+    assert [(s.layer, s.sparsity) for s in pages] == [(layer, 0.9) for layer in range(5)]
+    assert [s.sparsity for s in browser_saes(plan, "speech_real", "whisper_tiny_en")] == [0.98]
+    everything = sae_plan(study("config", lambda c: c["browser"].update(sparsity=None)))
+    assert len(browser_saes(everything, "vocalset_synth", "whisper_tiny_en")) == 5 * 3
+    wrong = sae_plan(study("config", lambda c: c["browser"].update(sparsity={"instruments": 0.5})))
+    assert len(browser_saes(wrong, "vocalset_synth", "whisper_tiny_en")) == 15  # a corpus left out: every SAE
+    with pytest.raises(ValueError, match=r"browser.sparsity 0.5 for instruments: not one of its SAEs' sparsities \[0.9, 0.99\]"):
+        browser_saes(wrong, "instruments", "whisper_tiny_en")

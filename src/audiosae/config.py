@@ -432,6 +432,12 @@ def concept_sparsity(config: dict, dataset: str) -> float:
     return sparsity[dataset] if isinstance(sparsity, dict) else sparsity
 
 
+def browser_sparsity(config: dict, dataset: str) -> float | None:
+    """browser.sparsity: the one sparsity whose SAEs get browser pages (one value, or one per dataset); None = all."""
+    sparsity = config["browser"].get("sparsity")
+    return sparsity.get(dataset) if isinstance(sparsity, dict) else sparsity
+
+
 def steering_dataset(config: dict) -> str | None:
     """steering.dataset, or (null) the first configured dataset of kind speech_nonspeech (real recordings) or
     speech_nonspeech_synth, or None."""
@@ -507,6 +513,10 @@ def check_stability(config: dict) -> None:
         return
     check_dataset_names(config, "stability.datasets", stab["datasets"])
     check_layers("stability.layers", stab["layers"], _models_of(config, stability_datasets(config)))
+    tags = [sparsity_tag(f) for f in stab["row_fractions"]]  # each fraction names its sweep rows<f>
+    if len(set(tags)) < len(tags):
+        raise ConfigError(f"stability.row_fractions: {stab['row_fractions']} name the same sweep twice "
+                          f"(rows{', rows'.join(tags)}); use fractions that differ in the first 6 digits")
 
 
 def check_concepts(config: dict) -> None:

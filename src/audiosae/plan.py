@@ -302,6 +302,21 @@ def concept_folders(plan: SAEPlan, dataset: str, model: str) -> list[str]:
     return [plan.main_sae(dataset, model, layer, sparsity, seed) for layer in plan.config["concepts"]["layers"]]
 
 
+def browser_saes(plan: SAEPlan, dataset: str, model: str) -> list[PlannedSAE]:
+    """The main-sweep SAEs of one dataset x model that get a feature-browser page: those at the dataset's
+    browser.sparsity, or all of them when it is unset; a sparsity the sweep lacks is an error naming both."""
+    from .config import browser_sparsity
+
+    saes = plan.select(sweep="main", dataset=dataset, model=model, swept=True)
+    wanted = browser_sparsity(plan.config, dataset)
+    if wanted is None:
+        return saes
+    if saes and wanted not in {s.sparsity for s in saes}:
+        raise ValueError(f"browser.sparsity {wanted} for {dataset}: not one of its SAEs' sparsities "
+                         f"{sorted({s.sparsity for s in saes})}")
+    return [s for s in saes if s.sparsity == wanted]
+
+
 def steering_models(config: dict) -> list[str]:
     if not config["steering"]["enabled"]:
         return []
