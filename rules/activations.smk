@@ -11,7 +11,8 @@ rule extract_activations:
     output:
         "results/activations/{dataset}/{model}.h5",
     params:
-        activations=ordered(config["activations"]),
+        # what the stored values depend on; the thread count is not (changing it reruns nothing)
+        activations=ordered({k: v for k, v in config["activations"].items() if k != "threads"}),
         device=config["device"],
         seed=config["seed"],
         options=lambda w: model_options(config, w.model),
@@ -19,7 +20,7 @@ rule extract_activations:
         "results/logs/activations/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/activations/{dataset}/{model}.tsv"
-    threads: 2
+    threads: config["activations"]["threads"]
     # Long jobs that most others wait for start first (priorities here, in sae.smk, eeg.smk and steering.smk), so that on
     # few cores they overlap with the many short ones: without them half the default study's wall time had one job running.
     # The scheduler sums the priorities of the jobs it starts together, so a 2-thread job must outrank any pair of

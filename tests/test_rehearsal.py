@@ -23,10 +23,6 @@ from audiosae.models.registry import get_model_spec
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO / "config" / "paper.yaml"
 OVERLAY = REPO / "config" / "rehearsal.yaml"
-# Wall-clock guard of the rehearsal on 2 cores; a busier machine can raise it. Measured on the machine it was written
-# on: 238 jobs, 1,243 s of CPU in the jobs (about 5 s each, mostly imports), 27 min of wall clock at a load of 5-8
-# from other work; on 2 idle cores that projects to 11-12 min, over the 10-minute target (see the README).
-BUDGET_S = float(os.environ.get("AUDIOSAE_REHEARSAL_BUDGET_S", 900))
 
 
 def snakemake(*args, workdir, configs=(PAPER, OVERLAY), check=True):
@@ -53,10 +49,8 @@ def rehearsal(tmp_path_factory, full_dry_run):
     """A fresh rehearsal (timed), or with AUDIOSAE_REHEARSAL_WORKDIR the one in that folder, brought up to date (its
     first run's time is kept in rehearsal_seconds.txt)."""
     reuse = os.environ.get("AUDIOSAE_REHEARSAL_WORKDIR")
-    if not reuse and os.environ.get("AUDIOSAE_REHEARSAL") != "1":
-        # 11-12 min on 2 idle cores (27 min under load): over the CI budget, so it runs on request
-        # (AUDIOSAE_REHEARSAL=1 pytest tests/test_rehearsal.py) and before a submission, not in every CI run.
-        pytest.skip("the full rehearsal runs with AUDIOSAE_REHEARSAL=1 (about 12 minutes on 2 cores)")
+    if not reuse and os.environ.get("AUDIOSAE_REHEARSAL") == "0":
+        pytest.skip("AUDIOSAE_REHEARSAL=0: the full rehearsal is skipped (it takes most of the suite's time)")
     work = Path(reuse) if reuse else tmp_path_factory.mktemp("rehearsal")
     planned = rules_of(snakemake("-n", "--cores", "2", "--forceall", workdir=work))
     t0 = time.perf_counter()
@@ -99,7 +93,8 @@ def test_every_rule_of_the_full_study_runs_in_the_rehearsal(full_dry_run, rehear
     stand_ins = {"rehearsal_archives", "rehearsal_models", "rehearsal_bids"}
     assert set(planned) - stand_ins == full, (set(planned) ^ full) - stand_ins
     assert "Nothing to be done" in snakemake("-n", "--cores", "1", workdir=work)
-    assert seconds < BUDGET_S, f"the rehearsal took {seconds:.0f} s (budget {BUDGET_S:.0f} s)"
+    # Its wall time is measured, not asserted (README, "Rehearsal"): printed into the test log and kept in the folder.
+    print(f"rehearsal: {sum(planned.values())} jobs in {seconds:.0f} s")
 
 
 def test_stand_ins_cannot_pass_for_real_weights(rehearsal):
