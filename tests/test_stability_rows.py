@@ -9,22 +9,11 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from audiosae.analysis.stability import parse_folder_key, stability_from_folders
-from audiosae.config import load_schema, validate_config
 from audiosae.plan import sae_plan, stability_folders, stability_plan_for
 from audiosae.sae.pipeline import UNUSED, train_layer_sae, train_subset
-
-REPO = Path(__file__).resolve().parents[1]
-SCHEMA = load_schema(REPO / "config" / "schema.yaml")
-
-
-def study(name: str, edit=None) -> dict:
-    cfg = yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text())
-    if edit:
-        edit(cfg)
-    return validate_config(cfg, SCHEMA)
+from test_plan import SCHEMA, study
 
 
 def toy_splits(n: int = 100, seed: int = 0):
