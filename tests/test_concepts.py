@@ -153,3 +153,14 @@ def test_concept_study_measures_a_filtered_target_only_on_its_clips(tmp_path):
     assert full["fixed"] > 0.95 and full["retrained"] > 0.95  # the planted direction separates the AMI voices
     summary = summarise(only_ami)
     assert set(summary["clip_filter"]) == {"source=ami"} and (summary["n_clips"] == 80).all()
+
+
+def test_a_concept_below_the_class_minimum_is_skipped_and_said(tmp_path, caplog):
+    mini_sex_study(tmp_path)
+    with caplog.at_level("WARNING", logger="audiosae.analysis.concepts"):
+        table = concept_ablation_study(str(tmp_path / "acts.h5"), str(tmp_path / "clips.csv"), [str(tmp_path / "sae")],
+                                       ["speaker_sex"], rankings=("auroc",), percents=(0, 100), n_random=1,
+                                       min_class_count=21, clip_filter={"speaker_sex": {"source": "ami"}})
+    assert table.empty
+    assert ("concept speaker_sex=male (clips: source=ami) skipped: train 20 / 20, test 20 / 20 (positive / negative), "
+            "below concepts.min_class_count 21") in caplog.text

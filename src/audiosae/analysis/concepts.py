@@ -15,6 +15,7 @@ names the restriction (``none`` without one) and ``n_clips`` the train and test 
 """
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -24,6 +25,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+log = logging.getLogger(__name__)
 
 RANKINGS = ("auroc", "mean_diff", "probe_weight")
 SKIP_COLUMNS = ("singer", "speaker")  # identities: many small classes, not concepts
@@ -226,6 +229,10 @@ def concept_ablation_study(activations: str, clips_csv: str, sae_dirs: list[str]
                 tr, te = train & on, test & on
                 counts = [int(y[tr].sum()), int((~y[tr]).sum()), int(y[te].sum()), int((~y[te]).sum())]
                 if min(counts) < min_class_count:
+                    # said in the job's log, so that a concept missing from the table is not a mystery
+                    log.warning("concept %s=%s (clips: %s) skipped: train %d / %d, test %d / %d (positive / negative), "
+                                "below concepts.min_class_count %d", col, value,
+                                describe_filter((clip_filter or {}).get(col)), *counts, min_class_count)
                     continue
                 curves = concept_ablation(codes, W_dec, b_dec, y, tr, te, rankings, percents, n_random, seed)
                 parts.append(curves.assign(layer=int(cfg["layer"]), variant=cfg["variant"], sparsity=cfg["sparsity"],
