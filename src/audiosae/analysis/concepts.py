@@ -155,14 +155,18 @@ def summarise(curves: pd.DataFrame, margin: float = 0.05) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _allowed_values(allowed) -> list[str]:
+    """One value or a list of values of a clip_filter condition, as text."""
+    return [str(a) for a in ([allowed] if isinstance(allowed, (str, int, float, bool)) else allowed)]
+
+
 def filter_mask(clips: pd.DataFrame, conditions: dict | None) -> np.ndarray:
     """Clips whose columns hold the given values (``{column: value or list of values}``, compared as text)."""
     keep = np.ones(len(clips), bool)
     for column, allowed in (conditions or {}).items():
         if column not in clips.columns:
             raise KeyError(f"concepts.clip_filter: clip table has no column {column!r}")
-        allowed = [allowed] if isinstance(allowed, (str, int, float, bool)) else list(allowed)
-        keep &= clips[column].astype(str).isin([str(a) for a in allowed]).to_numpy()
+        keep &= clips[column].astype(str).isin(_allowed_values(allowed)).to_numpy()
     return keep
 
 
@@ -170,11 +174,7 @@ def describe_filter(conditions: dict | None) -> str:
     """``source=ami`` (``; `` between columns, ``|`` between values); ``none`` without conditions."""
     if not conditions:
         return "none"
-    parts = []
-    for column, allowed in conditions.items():
-        allowed = [allowed] if isinstance(allowed, (str, int, float, bool)) else list(allowed)
-        parts.append(f"{column}={'|'.join(str(a) for a in allowed)}")
-    return "; ".join(parts)
+    return "; ".join(f"{column}={'|'.join(_allowed_values(allowed))}" for column, allowed in conditions.items())
 
 
 def binary_concepts(clips: pd.DataFrame, targets: list[str], max_values: int = 12,
